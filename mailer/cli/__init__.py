@@ -1,0 +1,58 @@
+"""The `mailer` command line: thin commands over the package, one line per problem.
+
+Exit codes: 0 all went well, 1 some items were invalid or failed, 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from mailer.cli import (
+    intake_commands,
+    review_commands,
+    send_commands,
+    template_commands,
+    web_command,
+)
+from mailer.cli.common import print_problem
+from mailer.errors import MailerError
+
+__all__ = ["app", "entry", "main"]
+
+app = typer.Typer(
+    name="mailer",
+    help="Invite parents to the intake meeting, with letters that staff approved before sending.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+for module in (intake_commands, review_commands, send_commands, template_commands, web_command):
+    module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit code instead of raising SystemExit."""
+    try:
+        result = app(args=argv, prog_name="mailer", standalone_mode=False)
+    except click.exceptions.Abort:
+        print_problem("Stopped; nothing more was done.")
+        return 1
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except MailerError as error:
+        print_problem(f"error: {error}")
+        return 1
+    except KeyboardInterrupt:
+        print_problem("Interrupted; the outbox is consistent, run the command again to go on.")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def entry() -> None:
+    sys.exit(main())

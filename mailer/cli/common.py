@@ -1,0 +1,97 @@
+"""What every command shares: the workspace option, opening a workspace, and printing.
+
+Human output is a Rich table on a terminal and plain text otherwise; problems go to stderr as one
+line each.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mailer.config import Settings, load_settings
+from mailer.outbox import Outbox
+from mailer.review import ReviewPolicy, review_policy
+from mailer.workspace import Workspace, find_workspace
+
+__all__ = [
+    "HomeOption",
+    "Opened",
+    "console",
+    "default_person",
+    "error_console",
+    "open_workspace",
+    "print_json",
+    "print_problem",
+    "print_rows",
+]
+
+console = Console(highlight=False, soft_wrap=True)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        help="The workspace folder (default: $MAILER_HOME, else the current folder).",
+        show_default=False,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A workspace with its settings and outbox, ready for a command."""
+
+    workspace: Workspace
+    settings: Settings
+    outbox: Outbox
+
+    @property
+    def policy(self) -> ReviewPolicy:
+        return review_policy(self.workspace, self.settings)
+
+
+def open_workspace(home: Path | None) -> Opened:
+    workspace = find_workspace(home)
+    return Opened(workspace, load_settings(workspace.root), Outbox(workspace.outbox_dir))
+
+
+def default_person() -> str:
+    """Who is at the keyboard, for `queued_by` when no --by is given."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def print_problem(text: str) -> None:
+    error_console.print(text, markup=False)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def print_rows(headers: Sequence[str], rows: Iterable[Sequence[str]], title: str = "") -> None:
+    """A table on a terminal; tab-separated lines with a header line otherwise."""
+    if console.is_terminal:
+        table = Table(title=title or None, title_justify="left")
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        return
+    sys.stdout.write("\t".join(headers) + "\n")
+    for row in rows:
+        sys.stdout.write("\t".join(row) + "\n")

@@ -1,0 +1,112 @@
+"""Commands that fill the outbox: `init` and `queue`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailer.cli.common import (
+    HomeOption,
+    console,
+    default_person,
+    open_workspace,
+    print_json,
+    print_problem,
+)
+from mailer.compose import Composer
+from mailer.errors import InvalidRecords
+from mailer.queueing import QueueReport, queue_file
+from mailer.rendering import LetterRenderer
+from mailer.workspace import init_workspace
+
+__all__ = ["register"]
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")],
+) -> None:
+    """Create a workspace (config/, templates/, outbox/, examples/) from the defaults.
+
+    Existing files are never overwritten.
+    """
+    workspace, created = init_workspace(directory)
+    console.print(
+        f"Workspace ready in {workspace.root} ({len(created)} file(s) created).", markup=False
+    )
+    if not created:
+        console.print("Every file was already there; nothing was changed.")
+    console.print(
+        f"Next: edit {workspace.settings_file.relative_to(workspace.root)}, then "
+        f"`mailer queue FILE --home {directory}`.",
+        markup=False,
+    )
+
+
+def _print_report(report: QueueReport, as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {
+                "queued": [message.id for message in report.queued],
+                "already_queued": [
+                    {"row": row, "id": message_id} for row, message_id in report.already_queued
+                ],
+                "problems": [str(problem) for problem in report.problems],
+            }
+        )
+        return
+    for message in report.queued:
+        console.print(
+            f"queued {message.id}  {message.child_name}  {message.meeting_at:%d-%m-%Y %H:%M}  "
+            f"to {', '.join(message.to)}",
+            markup=False,
+        )
+    for row, message_id in report.already_queued:
+        console.print(
+            f"row {row}: already in the outbox as {message_id}; not queued again", markup=False
+        )
+    for problem in report.problems:
+        print_problem(str(problem))
+    summary = f"{report.queued_count} queued, {len(report.already_queued)} already in the outbox"
+    if report.problems:
+        summary += f", {report.invalid_rows} invalid row(s) skipped"
+    console.print(summary + ". Review them with `mailer list` and `mailer show ID`.", markup=False)
+
+
+def queue(
+    file: Annotated[
+        Path, typer.Argument(help="Intake file: .csv (`,` `;` or tab), .json or .jsonl.")
+    ],
+    home: HomeOption = None,
+    *,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Who queues these messages (default: your login name)."),
+    ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option("--skip-invalid", help="Queue the valid rows even when others are invalid."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Validate every row of FILE, then put one invitation per child in the outbox for review."""
+    opened = open_workspace(home)
+    composer = Composer(opened.settings, LetterRenderer(opened.workspace.templates_dir))
+    try:
+        report = queue_file(
+            file, opened.outbox, composer, by or default_person(), skip_invalid=skip_invalid
+        )
+    except InvalidRecords as invalid:
+        for problem in invalid.problems:
+            print_problem(str(problem))
+        print_problem(f"Nothing was queued: {invalid}.")
+        raise typer.Exit(1) from None
+    _print_report(report, as_json)
+    if report.problems:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(queue)

@@ -1,0 +1,173 @@
+"""The workspace configuration as one typed model.
+
+Sources, strongest first: values passed by the caller (CLI options), `MAILER_*` environment
+variables, the workspace's `.env` file, `config/settings.toml`, and the defaults below. A value in a
+TOML section is named `<section>_<key>` (`[smtp] host` is `smtp_host`, env `MAILER_SMTP_HOST`).
+The SMTP password is a `SecretStr` and may come only from the environment or `.env`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from email.headerregistry import Address, HeaderRegistry
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from mailer.errors import ConfigError
+from mailer.text_safety import check_header_safe
+
+__all__ = ["Location", "Security", "Settings", "load_settings", "parse_mailbox"]
+
+ENV_PREFIX = "MAILER_"
+_HEADERS = HeaderRegistry()
+SETTINGS_FILE = Path("config") / "settings.toml"
+
+
+class Security(StrEnum):
+    """How the SMTP connection is protected."""
+
+    STARTTLS = "starttls"
+    TLS = "tls"
+    NONE = "none"
+
+
+class Location(BaseModel):
+    """A childcare location as it appears in the letter and the calendar invitation."""
+
+    model_config = ConfigDict(extra="forbid")
+    address: str = ""
+
+
+def parse_mailbox(value: str) -> Address:
+    """Turn `Name <address>` (or a bare address) into an `Address`, refusing anything unsafe."""
+    check_header_safe(value)
+    header = _HEADERS("From", value)
+    addresses = header.addresses  # type: ignore[attr-defined]
+    if len(addresses) != 1 or header.defects or not addresses[0].domain:
+        raise ValueError(
+            f"{value!r} is not one e-mail address; write it as 'Name <name@example.nl>'"
+        )
+    found: Address = addresses[0]
+    return found
+
+
+class Settings(BaseModel):
+    """Everything a workspace can configure; see the module docstring for the source order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sender: str = "Kinderopvang <intake@kinderopvang.example>"
+    reply_to: str = ""
+    four_eyes: bool = False
+    rate_limit: float = Field(default=0, ge=0)
+
+    organisation_name: str = "Kinderopvang"
+    organisation_phone: str = ""
+    organisation_website: str = ""
+
+    meeting_duration_minutes: int = Field(default=30, ge=5, le=480)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    smtp_security: Security = Security.STARTTLS
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout: float = Field(default=30, gt=0)
+    smtp_ca_file: str = ""
+
+    locations: dict[str, Location] = Field(default_factory=dict)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_is_a_mailbox(cls, value: str) -> str:
+        parse_mailbox(value)
+        return value
+
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to_is_a_mailbox(cls, value: str) -> str:
+        if value:
+            parse_mailbox(value)
+        return value
+
+    @property
+    def sender_address(self) -> Address:
+        return parse_mailbox(self.sender)
+
+    @property
+    def reply_to_address(self) -> Address | None:
+        return parse_mailbox(self.reply_to) if self.reply_to else None
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_address.domain
+
+    def location_address(self, location: str) -> str:
+        """The address of a location, or '' when the configuration does not list it."""
+        found = self.locations.get(location)
+        return found.address if found else ""
+
+
+def _flatten_toml(data: Mapping[str, Any], source: Path) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "locations":
+            flat[key] = value
+        elif isinstance(value, Mapping):
+            for inner, inner_value in value.items():
+                flat[f"{key}_{inner}"] = inner_value
+        else:
+            flat[key] = value
+    if "smtp_password" in flat:
+        raise ConfigError(
+            f"{source}: the SMTP password must not be stored in settings.toml; "
+            "remove it and set MAILER_SMTP_PASSWORD in the environment or in .env"
+        )
+    return flat
+
+
+def _from_environment(environ: Mapping[str, str | None]) -> dict[str, str]:
+    known = set(Settings.model_fields) - {"locations"}
+    values: dict[str, str] = {}
+    for name, value in environ.items():
+        if value is None or not name.startswith(ENV_PREFIX):
+            continue
+        field = name[len(ENV_PREFIX) :].lower()
+        if field in known:
+            values[field] = value
+    return values
+
+
+def load_settings(
+    workspace_root: Path,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the configuration of the workspace at `workspace_root` in the documented order."""
+    settings_path = workspace_root / SETTINGS_FILE
+    try:
+        with settings_path.open("rb") as handle:
+            merged = _flatten_toml(tomllib.load(handle), settings_path)
+    except FileNotFoundError:
+        merged = {}
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{settings_path}: not valid TOML: {error}") from None
+    env_file = workspace_root / ".env"
+    if env_file.is_file():
+        merged.update(_from_environment(dotenv_values(env_file, encoding="utf-8")))
+    merged.update(_from_environment(os.environ if environ is None else environ))
+    merged.update(overrides or {})
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or 'settings'}: {issue['msg']}"
+            for issue in error.errors(include_url=False, include_input=False)
+        )
+        raise ConfigError(f"{settings_path}: {problems}") from None

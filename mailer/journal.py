@@ -1,0 +1,51 @@
+"""The audit journal: an append-only JSON Lines file with one line per state change.
+
+A line names the message by its outbox ID and holds no personal data (no names, no addresses), so
+it can be kept after a message's content is purged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from mailer.durable import append_line
+
+__all__ = ["JournalEntry", "append_entry", "read_entries"]
+
+
+class JournalEntry(BaseModel):
+    """One state change of one message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    message: str
+    from_state: str | None
+    to_state: str
+    by: str
+    note: str = ""
+    reply: str = ""
+
+
+def append_entry(path: Path, entry: JournalEntry) -> None:
+    append_line(path, entry.model_dump_json().encode("utf-8"))
+
+
+def read_entries(path: Path, message: str | None = None) -> Iterator[JournalEntry]:
+    """Every entry in order, or only those of one message."""
+    try:
+        handle = path.open("r", encoding="utf-8")
+    except FileNotFoundError:
+        return
+    with handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            data = json.loads(line)
+            if message is None or data.get("message") == message:
+                yield JournalEntry.model_validate(data)

@@ -1,0 +1,62 @@
+"""The plain data a letter template receives, built from a validated record and the settings.
+
+Templates get strings, numbers and lists only (never live objects), so a template edited by staff
+cannot reach into the program.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from mailer.config import Settings
+from mailer.records import IntakeRecord
+from mailer.wording import (
+    format_meeting_date,
+    format_meeting_moment,
+    format_meeting_time,
+    join_names,
+)
+
+__all__ = ["LetterKind", "letter_context"]
+
+LetterKind = Literal["invitation", "update", "cancellation"]
+
+
+def letter_context(
+    record: IntakeRecord,
+    settings: Settings,
+    kind: LetterKind = "invitation",
+    previous: IntakeRecord | None = None,
+) -> dict[str, Any]:
+    """Everything the templates may use; `previous` is the earlier meeting of a rescheduled one."""
+    language = record.language
+    parent_names = [parent.name for parent in record.parents]
+    sender = settings.sender_address
+    reply_to = settings.reply_to_address
+    duration = record.duration_minutes or settings.meeting_duration_minutes
+    return {
+        "language": language,
+        "kind": kind,
+        "child_name": record.child_name,
+        "group": record.group,
+        "location": record.location,
+        "location_address": settings.location_address(record.location),
+        "parent_names": parent_names,
+        "parents_joined": join_names(parent_names, language),
+        "meeting_date": format_meeting_date(record.meeting_at, language),
+        "meeting_time": format_meeting_time(record.meeting_at, language),
+        "meeting_when": format_meeting_moment(record.meeting_at, language),
+        "meeting_end_time": format_meeting_time(record.meeting_end(duration), language),
+        "duration_minutes": duration,
+        "previous_meeting_when": (
+            format_meeting_moment(previous.meeting_at, language) if previous else ""
+        ),
+        "professionals": list(record.professionals),
+        "professionals_joined": join_names(record.professionals, language),
+        "organisation_name": settings.organisation_name,
+        "organisation_phone": settings.organisation_phone,
+        "organisation_website": settings.organisation_website,
+        "sender_name": sender.display_name or settings.organisation_name,
+        "sender_email": sender.addr_spec,
+        "reply_to_email": reply_to.addr_spec if reply_to else sender.addr_spec,
+    }

@@ -1,0 +1,386 @@
+"""The outbox: every message as the exact bytes that will be sent, with its state and history.
+
+Layout of `outbox/`:
+- `messages/ID.eml`: the message, byte for byte as it will go out (a mail client opens it);
+- `messages/ID.json`: its metadata (`StoredMessage`): record, state, approval, attempts, history;
+- `keys/KEY`: which message holds a record, so that queueing a file twice makes no second message;
+- `journal.jsonl`: one line per state change (see `journal`);
+- `.lock`: held while a state changes, so that concurrent processes (several senders) never both
+  take the same message.
+
+Every state change goes through `Outbox.transition`, which checks `ALLOWED` and writes durably.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mailer.durable import durable_write, private_directory
+from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
+from mailer.journal import JournalEntry, append_entry
+from mailer.records import now_in_amsterdam
+
+__all__ = [
+    "ALLOWED",
+    "Approval",
+    "Attempt",
+    "Claim",
+    "Delivery",
+    "HistoryEntry",
+    "Outbox",
+    "RecordAlreadyQueued",
+    "Rejection",
+    "State",
+    "StoredMessage",
+    "sha256_hex",
+]
+
+ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: IDs are read aloud and typed
+ID_LENGTH = 8
+MIN_PREFIX = 3
+
+
+class State(StrEnum):
+    """Where a message is on its way to the parents."""
+
+    PENDING = "pending"  # waiting for a person to review it
+    APPROVED = "approved"  # a named person approved these exact bytes
+    REJECTED = "rejected"  # a named person refused it, with a reason
+    SENDING = "sending"  # claimed by one sender process
+    SENT = "sent"  # the server accepted it
+    FAILED = "failed"  # refused for good, or too many temporary failures
+    UNKNOWN = "unknown"  # lost during or after DATA: a person decides (`mailer resolve`)
+
+
+ALLOWED: dict[State, frozenset[State]] = {
+    # Re-rendering or replacing a pending message keeps it pending.
+    State.PENDING: frozenset({State.PENDING, State.APPROVED, State.REJECTED}),
+    # An approval is withdrawn (back to pending) when the message is rendered again.
+    State.APPROVED: frozenset({State.PENDING, State.APPROVED, State.REJECTED, State.SENDING}),
+    # A rejected message comes back when its record is queued again with changes.
+    State.REJECTED: frozenset({State.PENDING}),
+    # A temporary failure leaves the message approved, for a later `send` to try again.
+    State.SENDING: frozenset({State.SENT, State.APPROVED, State.FAILED, State.UNKNOWN}),
+    State.SENT: frozenset(),
+    State.FAILED: frozenset({State.PENDING}),
+    # `mailer resolve --sent` or `--resend`: a person's decision.
+    State.UNKNOWN: frozenset({State.SENT, State.APPROVED}),
+}
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Approval(_Frozen):
+    by: str
+    at: datetime
+    sha256: str  # the exact bytes that were approved
+    template_override: bool = False  # approved although the template version had no sign-off
+
+
+class Rejection(_Frozen):
+    by: str
+    at: datetime
+    reason: str
+
+
+class Attempt(_Frozen):
+    at: datetime
+    outcome: str  # sent, deferred, failed, unknown
+    reply: str = ""
+
+
+class Delivery(_Frozen):
+    at: datetime
+    reply: str
+    refused: dict[str, str] = Field(default_factory=dict)  # address -> server reply
+
+
+class Claim(_Frozen):
+    """Which process took the message for sending; a dead one leaves it `unknown`."""
+
+    pid: int
+    host: str
+    at: datetime
+
+
+class HistoryEntry(_Frozen):
+    at: datetime
+    from_state: State | None
+    to_state: State
+    by: str
+    note: str = ""
+
+
+class StoredMessage(_Frozen):
+    """The metadata of one outbox message; the bytes live beside it in `ID.eml`."""
+
+    id: str
+    state: State
+    kind: Literal["invitation", "update", "cancellation"] = "invitation"
+    message_id: str
+    subject: str
+    to: list[str]
+    child_name: str
+    meeting_at: datetime
+    language: str = "nl"
+    record: dict[str, Any]
+    record_key: str
+    record_fingerprint: str
+    template_version: str
+    sha256: str
+    created_at: datetime
+    queued_by: str
+    calendar_uid: str | None = None
+    calendar_sequence: int = 0
+    approval: Approval | None = None
+    rejection: Rejection | None = None
+    claim: Claim | None = None
+    delivery: Delivery | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    purged: bool = False
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+
+class RecordAlreadyQueued(OutboxError):
+    """The record already has a message in the outbox."""
+
+    def __init__(self, existing_id: str) -> None:
+        self.existing_id = existing_id
+        super().__init__(f"already in the outbox as {existing_id}")
+
+
+class Outbox:
+    """The outbox folder of one workspace."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = private_directory(directory)
+        self.messages_dir = private_directory(directory / "messages")
+        self.keys_dir = private_directory(directory / "keys")
+        self.journal_path = directory / "journal.jsonl"
+        self._lock_path = directory / ".lock"
+
+    # -- locking -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the outbox lock: state changes of all processes happen one at a time.
+
+        The kernel releases an flock when its process dies, so a killed sender never leaves the
+        outbox locked.
+        """
+        descriptor = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def eml_path(self, message_id: str) -> Path:
+        return self.messages_dir / f"{message_id}.eml"
+
+    def _meta_path(self, message_id: str) -> Path:
+        return self.messages_dir / f"{message_id}.json"
+
+    def load(self, message_id: str) -> StoredMessage:
+        try:
+            raw = self._meta_path(message_id).read_bytes()
+        except FileNotFoundError:
+            raise MessageNotFound(f"{message_id}: no such message in the outbox") from None
+        return StoredMessage.model_validate_json(raw)
+
+    def read_bytes(self, message_id: str) -> bytes:
+        try:
+            return self.eml_path(message_id).read_bytes()
+        except FileNotFoundError:
+            raise MessageNotFound(f"{message_id}: the message file is missing") from None
+
+    def ids(self) -> list[str]:
+        return sorted(
+            entry.name[: -len(".json")]
+            for entry in os.scandir(self.messages_dir)
+            if entry.name.endswith(".json") and not entry.name.startswith(".")
+        )
+
+    def messages(self, state: State | None = None) -> Iterator[StoredMessage]:
+        """Every message (or those in `state`), oldest first within the same second."""
+        for message_id in self.ids():
+            with contextlib.suppress(MessageNotFound):  # purged between listing and reading
+                stored = self.load(message_id)
+                if state is None or stored.state == state:
+                    yield stored
+
+    def resolve(self, typed: str) -> str:
+        """The full ID for what a user typed: the ID itself or a unique prefix of it."""
+        typed = typed.strip().lower()
+        if self._meta_path(typed).is_file():
+            return typed
+        if len(typed) < MIN_PREFIX:
+            raise MessageNotFound(f"{typed!r}: type at least {MIN_PREFIX} characters of the ID")
+        matches = [message_id for message_id in self.ids() if message_id.startswith(typed)]
+        if not matches:
+            raise MessageNotFound(f"{typed}: no message with this ID; `mailer list` shows them")
+        if len(matches) > 1:
+            raise MessageNotFound(
+                f"{typed}: matches {', '.join(matches[:5])}; type more characters of the ID"
+            )
+        return matches[0]
+
+    def approval_problem(self, stored: StoredMessage) -> str | None:
+        """Why an approved message may not be sent as it is, or None when it may."""
+        if stored.approval is None:
+            return "not approved"
+        current = sha256_hex(self.read_bytes(stored.id))
+        if current != stored.approval.sha256:
+            return "the message changed after it was approved; review and approve it again"
+        return None
+
+    # -- keys (one message per record) ----------------------------------------------------------
+
+    def message_for_key(self, record_key: str) -> str | None:
+        try:
+            return (self.keys_dir / record_key).read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _point_key(self, record_key: str, message_id: str) -> None:
+        durable_write(self.keys_dir / record_key, message_id.encode("utf-8"))
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        while True:
+            candidate = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+            if not self._meta_path(candidate).exists():
+                return candidate
+
+    def _save(self, stored: StoredMessage) -> None:
+        durable_write(self._meta_path(stored.id), stored.model_dump_json(indent=1).encode("utf-8"))
+
+    def _journal(self, entry: HistoryEntry, message_id: str, reply: str = "") -> None:
+        append_entry(
+            self.journal_path,
+            JournalEntry(
+                at=entry.at,
+                message=message_id,
+                from_state=entry.from_state.value if entry.from_state else None,
+                to_state=entry.to_state.value,
+                by=entry.by,
+                note=entry.note,
+                reply=reply,
+            ),
+        )
+
+    def add(self, draft: StoredMessage, data: bytes, by: str) -> StoredMessage:
+        """Store a new pending message (bytes first, then metadata) and point its key at it.
+
+        Raises RecordAlreadyQueued when another message already holds the same record.
+        """
+        with self.locked():
+            existing = self.message_for_key(draft.record_key)
+            if existing is not None and self._meta_path(existing).is_file():
+                raise RecordAlreadyQueued(existing)
+            message_id = self._new_id()
+            entry = HistoryEntry(
+                at=now_in_amsterdam(), from_state=None, to_state=State.PENDING, by=by, note="queued"
+            )
+            stored = draft.model_copy(
+                update={
+                    "id": message_id,
+                    "state": State.PENDING,
+                    "sha256": sha256_hex(data),
+                    "history": [entry],
+                }
+            )
+            durable_write(self.eml_path(message_id), data)
+            self._save(stored)
+            self._point_key(stored.record_key, message_id)
+            self._journal(entry, message_id)
+        return stored
+
+    def transition(
+        self,
+        message_id: str,
+        to_state: State,
+        *,
+        by: str,
+        note: str = "",
+        reply: str = "",
+        only_from: frozenset[State] | None = None,
+        change: Callable[[StoredMessage], dict[str, Any]] | None = None,
+        new_bytes: bytes | None = None,
+    ) -> StoredMessage:
+        """Move one message to `to_state`: the one place where a state changes.
+
+        `only_from` narrows the states this caller accepts (a sender claims only `approved`);
+        `change` returns further fields to update, computed from the current metadata under the
+        lock; `new_bytes` replaces the message file (re-render), updating its hash.
+        """
+        with self.locked():
+            stored = self.load(message_id)
+            current = stored.state
+            if to_state not in ALLOWED[current] or (
+                only_from is not None and current not in only_from
+            ):
+                raise TransitionNotAllowed(
+                    message_id, current.value, to_state.value, _hint(current)
+                )
+            entry = HistoryEntry(
+                at=now_in_amsterdam(), from_state=current, to_state=to_state, by=by, note=note
+            )
+            update: dict[str, Any] = change(stored) if change else {}
+            update["state"] = to_state
+            update["history"] = [*stored.history, entry]
+            if new_bytes is not None:
+                durable_write(self.eml_path(message_id), new_bytes)
+                update["sha256"] = sha256_hex(new_bytes)
+            updated = stored.model_copy(update=update)
+            self._save(updated)
+            self._journal(entry, message_id, reply)
+        return updated
+
+    def replace_key(self, record_key: str, message_id: str) -> None:
+        """Make `record_key` point at a newer message of the same record (an updated invitation)."""
+        with self.locked():
+            self._point_key(record_key, message_id)
+
+    def update_fields(
+        self, message_id: str, change: Callable[[StoredMessage], dict[str, Any]]
+    ) -> StoredMessage:
+        """Change metadata that is not a state (purging content), under the lock, durably."""
+        with self.locked():
+            updated = self.load(message_id).model_copy(update=change(self.load(message_id)))
+            self._save(updated)
+        return updated
+
+
+def _hint(current: State) -> str:
+    return {
+        State.PENDING: "approve it first with `mailer approve ID --by NAME`",
+        State.REJECTED: "it was rejected; queue its record again to make a new message",
+        State.SENDING: "a sender is working on it right now",
+        State.SENT: "it was already sent",
+        State.FAILED: "it failed; `mailer show ID` tells why",
+        State.UNKNOWN: "decide first with `mailer resolve ID --sent` or `--resend`",
+        State.APPROVED: "",
+    }[current]

@@ -1,0 +1,133 @@
+"""Rendering the invitation letter from the workspace's templates.
+
+Staff edit these templates, so they run in Jinja2's immutable sandbox with plain data only,
+`StrictUndefined` turns a misspelt variable into an error, and HTML escaping is switched on for
+`.html.j2` files by name (`select_autoescape` looks only at the last extension, `.j2`).
+A rendered letter that still holds a placeholder of the source letter (`[naam kind]`) is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from mailer.errors import TemplateProblem
+
+__all__ = [
+    "LETTER_PARTS",
+    "LetterRenderer",
+    "RenderedLetter",
+    "find_placeholders",
+    "template_version",
+]
+
+# The three files of a letter, per language folder (`templates/nl/...`).
+LETTER_PARTS = {"subject": "subject.txt.j2", "text": "letter.txt.j2", "html": "letter.html.j2"}
+
+# `[naam kind]`, `[Namen pedagogisch professionals]`: bracketed words of the source letter.
+# Outlook's conditional comments (`<!--[if mso]>`) are removed before looking.
+_PLACEHOLDER = re.compile(r"\[[^\[\]\n<>{}]*[A-Za-zÀ-ÿ][^\[\]\n<>{}]*\]")
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class RenderedLetter:
+    """The three rendered parts of one letter."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def find_placeholders(text: str) -> list[tuple[int, str]]:
+    """Every `[...]` placeholder in `text` with its line number (1-based)."""
+    visible = _HTML_COMMENT.sub(lambda match: "\n" * match.group().count("\n"), text)
+    found: list[tuple[int, str]] = []
+    for number, line in enumerate(visible.splitlines(), start=1):
+        found.extend((number, match.group()) for match in _PLACEHOLDER.finditer(line))
+    return found
+
+
+def template_version(templates_dir: Path) -> str:
+    """A short hash over every template file: a sign-off names the exact version it approved."""
+    digest = hashlib.sha256()
+    for path in sorted(templates_dir.rglob("*.j2")):
+        digest.update(path.relative_to(templates_dir).as_posix().encode("utf-8") + b"\x00")
+        digest.update(path.read_bytes() + b"\x00")
+    return digest.hexdigest()[:16]
+
+
+def _template_line(traceback: TracebackType | None, template_file: str) -> int | None:
+    # Jinja2 rewrites tracebacks so that frames inside a template carry its file name and line.
+    line = None
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename.endswith(template_file):
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
+
+
+class LetterRenderer:
+    """Renders the letter parts of one workspace; one instance caches the compiled templates."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.templates_dir = templates_dir
+        self.environment = ImmutableSandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(str(templates_dir), encoding="utf-8"),
+            undefined=jinja2.StrictUndefined,
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html", "html.j2"), default_for_string=False
+            ),
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def render_part(self, name: str, context: dict[str, Any]) -> str:
+        """Render one template file (relative to the templates folder), refusing any problem."""
+        template_file = str(self.templates_dir / name)
+        try:
+            template = self.environment.get_template(name)
+            rendered = template.render(context)
+        except jinja2.TemplateNotFound:
+            raise TemplateProblem(name, None, "template file is missing") from None
+        except jinja2.TemplateSyntaxError as error:
+            raise TemplateProblem(name, error.lineno, f"syntax error: {error.message}") from None
+        except jinja2.UndefinedError as error:
+            line = _template_line(error.__traceback__, template_file)
+            raise TemplateProblem(name, line, f"unknown variable: {error.message}") from None
+        except jinja2.TemplateError as error:
+            line = _template_line(error.__traceback__, template_file)
+            raise TemplateProblem(name, line, str(error)) from None
+        self._refuse_placeholders(name, rendered)
+        return rendered
+
+    def _refuse_placeholders(self, name: str, rendered: str) -> None:
+        placeholders = find_placeholders(rendered)
+        if not placeholders:
+            return
+        _, placeholder = placeholders[0]
+        source = (self.templates_dir / name).read_text(encoding="utf-8")
+        source_hits = [line for line, text in find_placeholders(source) if text == placeholder]
+        line = source_hits[0] if source_hits else None
+        raise TemplateProblem(
+            name, line, f"placeholder {placeholder} is still in the letter; replace it with a value"
+        )
+
+    def render(self, language: str, context: dict[str, Any]) -> RenderedLetter:
+        """Render subject, text and HTML of the letter in `language`."""
+        parts = {
+            part: self.render_part(f"{language}/{file}", context)
+            for part, file in LETTER_PARTS.items()
+        }
+        subject = " ".join(parts["subject"].split())
+        if not subject:
+            raise TemplateProblem(f"{language}/{LETTER_PARTS['subject']}", None, "subject is empty")
+        return RenderedLetter(subject=subject, text=parts["text"], html=parts["html"])

@@ -1,0 +1,120 @@
+"""Approving and rejecting messages: a named person's decision about exact bytes.
+
+The CLI and the review web page both call these functions, so the rules (four eyes, the hash of
+what was shown, the template's sign-off) are the same wherever a person decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from mailer.config import Settings
+from mailer.errors import OutboxError
+from mailer.outbox import Approval, Outbox, Rejection, State, StoredMessage, sha256_hex
+from mailer.records import now_in_amsterdam
+from mailer.text_safety import has_control_characters
+from mailer.workspace import Workspace
+
+__all__ = [
+    "ReviewPolicy",
+    "approve",
+    "check_person_name",
+    "reject",
+    "review_policy",
+    "template_signed_off",
+]
+
+
+@dataclass(frozen=True)
+class ReviewPolicy:
+    """The workspace's rules for approving.
+
+    `signed_template_versions` is None when template sign-off is not tracked in this workspace;
+    otherwise a message rendered from a version outside it needs an explicit override.
+    """
+
+    four_eyes: bool = False
+    signed_template_versions: Collection[str] | None = None
+
+
+def check_person_name(name: str, role: str = "--by") -> str:
+    """A reviewer's name as given, refused when empty or holding control characters."""
+    cleaned = name.strip()
+    if not cleaned or has_control_characters(cleaned) or len(cleaned) > 80:
+        raise OutboxError(f"{role}: give the name of the person who decides, e.g. --by 'Anna'")
+    return cleaned
+
+
+def template_signed_off(stored: StoredMessage, policy: ReviewPolicy) -> bool:
+    if policy.signed_template_versions is None:
+        return True
+    return stored.template_version in policy.signed_template_versions
+
+
+def approve(
+    outbox: Outbox,
+    message_id: str,
+    by: str,
+    policy: ReviewPolicy,
+    *,
+    shown_sha256: str | None = None,
+    override_template: bool = False,
+) -> StoredMessage:
+    """Approve the message's current bytes under `by`'s name.
+
+    `shown_sha256` is the hash of what the reviewer saw (the web page sends it): a message that
+    changed since then is refused instead of approved unseen.
+    """
+    by = check_person_name(by)
+    stored = outbox.load(message_id)
+    if policy.four_eyes and stored.queued_by.casefold() == by.casefold():
+        raise OutboxError(
+            f"{message_id}: {by} queued this message; four eyes are required, "
+            "so someone else must approve it"
+        )
+    current = sha256_hex(outbox.read_bytes(message_id))
+    if shown_sha256 is not None and shown_sha256 != current:
+        raise OutboxError(
+            f"{message_id}: the message changed after you opened it; reload it and review it again"
+        )
+    if stored.state == State.APPROVED and stored.approval and stored.approval.sha256 == current:
+        raise OutboxError(f"{message_id}: already approved by {stored.approval.by}")
+    signed = template_signed_off(stored, policy)
+    if not signed and not override_template:
+        raise OutboxError(
+            f"{message_id}: rendered from template version {stored.template_version}, which the "
+            "team has not signed off; run `mailer template approve --by NAME`, or approve with "
+            "--unsigned-template if you accept this letter anyway"
+        )
+    approval = Approval(by=by, at=now_in_amsterdam(), sha256=current, template_override=not signed)
+    return outbox.transition(
+        message_id,
+        State.APPROVED,
+        by=by,
+        note="approved" if signed else "approved although the template version has no sign-off",
+        only_from=frozenset({State.PENDING, State.APPROVED}),
+        change=lambda _: {"approval": approval, "rejection": None},
+    )
+
+
+def reject(outbox: Outbox, message_id: str, by: str, reason: str) -> StoredMessage:
+    """Reject the message under `by`'s name; the reason is kept in its history."""
+    by = check_person_name(by)
+    reason = " ".join(reason.split())
+    if not reason:
+        raise OutboxError(f"{message_id}: give a reason, e.g. --reason 'wrong date'")
+    rejection = Rejection(by=by, at=now_in_amsterdam(), reason=reason)
+    return outbox.transition(
+        message_id,
+        State.REJECTED,
+        by=by,
+        note="rejected (the reason is kept with the message)",
+        only_from=frozenset({State.PENDING, State.APPROVED}),
+        change=lambda _: {"rejection": rejection, "approval": None},
+    )
+
+
+def review_policy(workspace: Workspace, settings: Settings) -> ReviewPolicy:
+    """The rules of this workspace, read from its configuration."""
+    return ReviewPolicy(four_eyes=settings.four_eyes, signed_template_versions=None)

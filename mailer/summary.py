@@ -1,0 +1,64 @@
+"""One message described for people and scripts: the fields of `mailer list --json`, the rows of
+the CLI table and the review page, with any problem in plain words.
+
+The CLI and the web page both use this, so they always tell the same story.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailer.errors import MessageNotFound
+from mailer.outbox import Outbox, State, StoredMessage
+from mailer.review import ReviewPolicy, template_signed_off
+
+__all__ = ["message_problems", "message_summary"]
+
+
+def message_problems(outbox: Outbox, stored: StoredMessage, policy: ReviewPolicy) -> list[str]:
+    """What a reviewer should know before this message can go out, in plain words."""
+    problems = []
+    if stored.state == State.APPROVED:
+        try:
+            problem = outbox.approval_problem(stored)
+        except MessageNotFound:
+            problem = "the message file is missing from the outbox"
+        if problem:
+            problems.append(problem)
+    overridden = stored.approval is not None and stored.approval.template_override
+    awaiting = stored.state in {State.PENDING, State.APPROVED}
+    if awaiting and not overridden and not template_signed_off(stored, policy):
+        problems.append(f"template version {stored.template_version} has no team sign-off")
+    if stored.state in {State.FAILED, State.UNKNOWN, State.APPROVED} and stored.last_error:
+        problems.append(stored.last_error)
+    if stored.delivery and stored.delivery.refused:
+        refused = ", ".join(sorted(stored.delivery.refused))
+        problems.append(f"not delivered to {refused}")
+    if stored.state == State.UNKNOWN:
+        problems.append("it may or may not have arrived; decide with `mailer resolve`")
+    return problems
+
+
+def message_summary(outbox: Outbox, stored: StoredMessage, policy: ReviewPolicy) -> dict[str, Any]:
+    """The JSON object for one message (at least the fields `list --json` promises)."""
+    return {
+        "id": stored.id,
+        "state": stored.state.value,
+        "kind": stored.kind,
+        "to": list(stored.to),
+        "subject": stored.subject,
+        "child_name": stored.child_name,
+        "meeting_at": stored.meeting_at.isoformat(),
+        "language": stored.language,
+        "message_id": stored.message_id,
+        "queued_by": stored.queued_by,
+        "queued_at": stored.created_at.isoformat(),
+        "approved_by": stored.approval.by if stored.approval else None,
+        "approved_at": stored.approval.at.isoformat() if stored.approval else None,
+        "rejected_by": stored.rejection.by if stored.rejection else None,
+        "rejection_reason": stored.rejection.reason if stored.rejection else None,
+        "template_version": stored.template_version,
+        "sha256": stored.sha256,
+        "last_error": stored.last_error,
+        "problems": message_problems(outbox, stored, policy),
+    }

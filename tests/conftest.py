@@ -1,0 +1,86 @@
+"""Shared fixtures: real workspaces in temporary folders and intake files written to disk."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailer.cli import main
+from mailer.workspace import Workspace, init_workspace
+
+FIELDS = (
+    "id",
+    "child_name",
+    "group",
+    "location",
+    "meeting_date",
+    "meeting_time",
+    "parent1_name",
+    "parent1_email",
+    "parent2_name",
+    "parent2_email",
+    "professionals",
+    "language",
+)
+
+
+def future_date(days: int = 30) -> str:
+    return (date.today() + timedelta(days=days)).isoformat()
+
+
+def intake_row(**overrides: Any) -> dict[str, str]:
+    """A valid intake row; keyword arguments replace fields."""
+    row = {
+        "id": "PL-1",
+        "child_name": "Zoë de Vries",
+        "group": "Dolfijnen",
+        "location": "De Speeldoos",
+        "meeting_date": future_date(),
+        "meeting_time": "14:30",
+        "parent1_name": "Sanne",
+        "parent1_email": "sanne@example.nl",
+        "parent2_name": "Mark",
+        "parent2_email": "mark@example.nl",
+        "professionals": "Anna; Fatima; Joost",
+        "language": "nl",
+    }
+    row.update({key: str(value) for key, value in overrides.items()})
+    return row
+
+
+def write_csv(
+    path: Path, rows: Sequence[dict[str, str]], delimiter: str = ",", encoding: str = "utf-8"
+) -> Path:
+    fields = list(rows[0]) if rows else list(FIELDS)
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    """A fresh workspace made by `mailer init` in a temporary folder."""
+    created, _ = init_workspace(tmp_path / "ws")
+    return created
+
+
+@pytest.fixture
+def run_cli(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """Run `mailer ARGS --home WORKSPACE` in-process; return (exit code, stdout, stderr)."""
+
+    def run(*args: str, home: bool = True) -> tuple[int, str, str]:
+        argv = [*args, "--home", str(workspace.root)] if home else list(args)
+        code = main(argv)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
