@@ -13,6 +13,7 @@ from mailer.config import Settings
 from mailer.errors import OutboxError
 from mailer.outbox import Approval, Outbox, Rejection, State, StoredMessage, sha256_hex
 from mailer.records import now_in_amsterdam
+from mailer.template_signoff import signed_versions
 from mailer.text_safety import has_control_characters
 from mailer.workspace import Workspace
 
@@ -117,4 +118,6 @@ def reject(outbox: Outbox, message_id: str, by: str, reason: str) -> StoredMessa
 
 def review_policy(workspace: Workspace, settings: Settings) -> ReviewPolicy:
     """The rules of this workspace, read from its configuration."""
-    return ReviewPolicy(four_eyes=settings.four_eyes, signed_template_versions=None)
+    return ReviewPolicy(
+        four_eyes=settings.four_eyes, signed_template_versions=signed_versions(workspace)
+    )
