@@ -6,18 +6,29 @@ message made today and one re-rendered tomorrow are made the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.headerregistry import Address
+from typing import Any
 
+from mailer.calendar_invite import Meeting, calendar_method, calendar_uid, invitation_ics
 from mailer.config import Settings
-from mailer.letter_data import LetterKind, letter_context
-from mailer.message import MessageHeaders, build_message, new_message_id
+from mailer.errors import TemplateProblem
+from mailer.html_email import html_problems, inline_css
+from mailer.letter_data import LetterKind, calendar_texts, letter_context
+from mailer.message import CalendarPart, MessageHeaders, build_message, new_message_id
 from mailer.outbox import State, StoredMessage
 from mailer.records import IntakeRecord, now_in_amsterdam
-from mailer.rendering import LetterRenderer, template_version
+from mailer.rendering import LETTER_PARTS, LetterRenderer, RenderedLetter, template_version
 
 __all__ = ["ComposedMessage", "Composer"]
+
+_ICS_NAMES = {
+    ("nl", "REQUEST"): "uitnodiging.ics",
+    ("nl", "CANCEL"): "afzegging.ics",
+    ("en", "REQUEST"): "invitation.ics",
+    ("en", "CANCEL"): "cancellation.ics",
+}
 
 
 @dataclass(frozen=True)
@@ -54,16 +65,22 @@ class Composer:
         previous: IntakeRecord | None = None,
         message_id: str | None = None,
         created_at: datetime | None = None,
+        sequence: int = 0,
+        record_key: str | None = None,
     ) -> ComposedMessage:
         """Render and build the message for `record`.
 
         `message_id` and `created_at` are given when an existing message is rendered again: its
-        Message-ID stays the same for its whole life.
+        Message-ID stays the same for its whole life. `sequence` counts the calendar updates of
+        this meeting (0 for the first invitation); `record_key` names a follow-up message (an
+        update or cancellation) beside the first one in the outbox's key index.
         """
         context = letter_context(record, self.settings, kind=kind, previous=previous)
-        letter = self.renderer.render(record.language, context)
+        letter = self._render(record.language, context)
         recipients = _recipients(record)
         created = created_at or now_in_amsterdam()
+        uid = calendar_uid(record.dedup_key, self.settings.sender_domain)
+        calendar = self._calendar(record, context, recipients, uid, sequence, created)
         headers = MessageHeaders(
             sender=self.settings.sender_address,
             to=recipients,
@@ -72,7 +89,7 @@ class Composer:
             message_id=message_id or new_message_id(self.settings.sender_domain),
             reply_to=self.settings.reply_to_address,
         )
-        data = build_message(headers, letter)
+        data = build_message(headers, letter, calendar)
         draft = StoredMessage(
             id="",
             state=State.PENDING,
@@ -84,11 +101,54 @@ class Composer:
             meeting_at=record.meeting_at,
             language=record.language,
             record=record.model_dump(mode="json"),
-            record_key=record.dedup_key,
+            record_key=record_key or record.dedup_key,
             record_fingerprint=record.content_fingerprint,
             template_version=self.template_version,
             sha256="",
             created_at=created,
             queued_by=queued_by,
+            calendar_uid=uid,
+            calendar_sequence=sequence,
         )
         return ComposedMessage(data=data, draft=draft)
+
+    def _render(self, language: str, context: dict[str, Any]) -> RenderedLetter:
+        """Render the letter and make its HTML mail-client ready, refusing remote content."""
+        letter = self.renderer.render(language, context)
+        html_name = f"{language}/{LETTER_PARTS['html']}"
+        html = inline_css(letter.html, html_name)
+        problems = html_problems(html)
+        if problems:
+            raise TemplateProblem(html_name, None, problems[0])
+        return replace(letter, html=html)
+
+    def _calendar(
+        self,
+        record: IntakeRecord,
+        context: dict[str, Any],
+        recipients: list[Address],
+        uid: str,
+        sequence: int,
+        created: datetime,
+    ) -> CalendarPart:
+        summary, description, location = calendar_texts(context)
+        duration = record.duration_minutes or self.settings.meeting_duration_minutes
+        meeting = Meeting(
+            uid=uid,
+            sequence=sequence,
+            start=record.meeting_at,
+            end=record.meeting_end(duration),
+            summary=summary,
+            location=location,
+            description=description,
+            organizer=self.settings.sender_address,
+            attendees=recipients,
+            # The creation time, not "now": rendering again gives the same calendar entry.
+            stamp=created,
+        )
+        method = calendar_method(context["kind"])
+        return CalendarPart(
+            ics=invitation_ics(meeting, method),
+            method=method,
+            filename=_ICS_NAMES[(record.language, method)],
+        )

@@ -17,9 +17,25 @@ from mailer.wording import (
     join_names,
 )
 
-__all__ = ["LetterKind", "letter_context"]
+__all__ = ["LetterKind", "calendar_texts", "letter_context"]
 
 LetterKind = Literal["invitation", "update", "cancellation"]
+
+# The calendar entry's own words; the letter's words live in the templates that staff edit.
+_CALENDAR_WORDS = {
+    "nl": {
+        "summary": "Kennismakingsgesprek {child_name} (groep {group})",
+        "description": "Kennismakingsgesprek over {child_name} met {professionals_joined}, "
+        "groep {group}, {organisation_name}, locatie {location}.",
+        "location": "{organisation_name}, locatie {location}",
+    },
+    "en": {
+        "summary": "Introductory meeting {child_name} (group {group})",
+        "description": "Introductory meeting about {child_name} with {professionals_joined}, "
+        "group {group}, {organisation_name}, {location} location.",
+        "location": "{organisation_name}, {location} location",
+    },
+}
 
 
 def letter_context(
@@ -60,3 +76,14 @@ def letter_context(
         "sender_email": sender.addr_spec,
         "reply_to_email": reply_to.addr_spec if reply_to else sender.addr_spec,
     }
+
+
+def calendar_texts(context: dict[str, Any]) -> tuple[str, str, str]:
+    """SUMMARY, DESCRIPTION and LOCATION of the calendar entry, in the letter's language."""
+    words = _CALENDAR_WORDS[context["language"]]
+    summary = words["summary"].format_map(context)
+    description = words["description"].format_map(context)
+    location = words["location"].format_map(context)
+    if context["location_address"]:
+        location = f"{location}, {context['location_address']}"
+    return summary, description, location
