@@ -1,0 +1,284 @@
+"""The review page: a Starlette app over one workspace's outbox.
+
+Pages are rendered on the server with Jinja2 and use no JavaScript; every change is a POSTed form
+that goes through `mailer.web.decisions` (and so through `mailer.review`, like the CLI), followed
+by a redirect that shows the outcome once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from mailer.config import Settings
+from mailer.errors import MailerError, MessageNotFound
+from mailer.outbox import Outbox, sha256_hex
+from mailer.review import ReviewPolicy, check_person_name, review_policy
+from mailer.web.decisions import Outcome, approve_as_shown, reject_with_reason
+from mailer.web.presenting import (
+    DECIDABLE,
+    dutch_problems,
+    letter_parts,
+    meeting_from_calendar,
+    moment_short,
+    overview,
+    when,
+)
+from mailer.web.security import FRAME_CSP, Guard, Session, Sessions, check_csrf, session_of
+from mailer.web.texts import MESSAGES, PAGE, STATE_NAMES
+from mailer.workspace import Workspace
+
+__all__ = ["ReviewContext", "create_app"]
+
+HERE = Path(__file__).resolve().parent
+_PAGES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+_PAGES.filters["short"] = moment_short
+_PAGES.filters["state_name"] = lambda state: STATE_NAMES[state]
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class ReviewContext:
+    """What the routes work on: the workspace, its settings and outbox, and the sessions."""
+
+    def __init__(self, workspace: Workspace, settings: Settings, sessions: Sessions) -> None:
+        self.workspace = workspace
+        self.settings = settings
+        self.outbox = Outbox(workspace.outbox_dir)
+        self.sessions = sessions
+
+    def policy(self) -> ReviewPolicy:
+        # Read for every request: a template sign-off given meanwhile counts at once.
+        return review_policy(self.workspace, self.settings)
+
+
+def _page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    session = session_of(request)
+    html = _PAGES.get_template(template).render(
+        t=PAGE,
+        reviewer=session.reviewer,
+        csrf=session.csrf,
+        notices=session.take_notices(),
+        **values,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def _see(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def _context(request: Request) -> ReviewContext:
+    context: ReviewContext = request.app.state.review
+    return context
+
+
+async def _checked_form(request: Request) -> FormData | None:
+    """The posted form when it carries this session's CSRF token, else None."""
+    form = await request.form()
+    offered = form.get("csrf")
+    if not isinstance(offered, str) or not check_csrf(session_of(request), offered):
+        return None
+    return form
+
+
+def _csrf_refused() -> Response:
+    return PlainTextResponse(MESSAGES["bad_csrf"], status_code=403)
+
+
+def needs_reviewer(handler: Handler) -> Handler:
+    """Ask the reviewer's name first (once per session): every decision is recorded under it."""
+
+    async def wrapped(request: Request) -> Response:
+        if session_of(request).reviewer is None:
+            return _see(f"/naam?verder={quote(request.url.path)}")
+        return await handler(request)
+
+    return wrapped
+
+
+async def name_form(request: Request) -> Response:
+    return _page(request, "name.html", next=_safe_next(request.query_params.get("verder")))
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this page: never an address elsewhere (open redirect).
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+async def save_name(request: Request) -> Response:
+    form = await _checked_form(request)
+    if form is None:
+        return _csrf_refused()
+    session = session_of(request)
+    try:
+        session.reviewer = check_person_name(str(form.get("naam", "")), role="naam")
+    except MailerError:
+        session.notify("error", MESSAGES["name_invalid"])
+        return _see("/naam")
+    session.notify("ok", MESSAGES["name_saved"].format(name=session.reviewer))
+    return _see(_safe_next(str(form.get("verder", "/"))))
+
+
+@needs_reviewer
+async def show_overview(request: Request) -> Response:
+    context = _context(request)
+    groups = await run_in_threadpool(overview, context.outbox, context.policy())
+    return _page(request, "overview.html", groups=groups, decidable=DECIDABLE)
+
+
+def _message_page_values(context: ReviewContext, message_id: str) -> dict[str, Any]:
+    outbox = context.outbox
+    stored = outbox.load(message_id)
+    data = outbox.read_bytes(message_id)
+    parts = letter_parts(data)
+    return {
+        "stored": stored,
+        "parts": parts,
+        "shown_sha256": sha256_hex(data),
+        "meeting": when(stored.meeting_at),
+        "calendar": meeting_from_calendar(parts.calendar) if parts.calendar else None,
+        "problems": dutch_problems(outbox, stored, context.policy()),
+        "decidable": stored.state in DECIDABLE,
+    }
+
+
+@needs_reviewer
+async def show_message(request: Request) -> Response:
+    context = _context(request)
+    try:
+        message_id = context.outbox.resolve(request.path_params["message_id"])
+        values = await run_in_threadpool(_message_page_values, context, message_id)
+    except MessageNotFound:
+        session_of(request).notify(
+            "error", MESSAGES["not_found"].format(id=request.path_params["message_id"])
+        )
+        return _see("/")
+    return _page(request, "message.html", **values)
+
+
+async def letter_html(request: Request) -> Response:
+    """The HTML part exactly as stored, for the sandboxed frame, with its own strict CSP.
+
+    The frame asks for the version the page showed (`?v=HASH`); a newer version is not shown
+    under an older page, so the reviewer never approves something other than what they saw.
+    """
+    context = _context(request)
+    try:
+        data = context.outbox.read_bytes(context.outbox.resolve(request.path_params["message_id"]))
+    except MessageNotFound:
+        return PlainTextResponse(MESSAGES["not_found"].format(id="?"), status_code=404)
+    headers = {"Content-Security-Policy": FRAME_CSP, "X-Frame-Options": "SAMEORIGIN"}
+    if request.query_params.get("v") != sha256_hex(data):
+        return PlainTextResponse(MESSAGES["html_changed"], status_code=409, headers=headers)
+    html = letter_parts(data).html or f"<p>{PAGE['no_html']}</p>"
+    return HTMLResponse(html, headers=headers)
+
+
+def _notify(session: Session, outcome: Outcome) -> None:
+    session.notify("ok" if outcome.ok else "error", outcome.text)
+
+
+@needs_reviewer
+async def approve_one(request: Request) -> Response:
+    form = await _checked_form(request)
+    if form is None:
+        return _csrf_refused()
+    context, session = _context(request), session_of(request)
+    message_id = request.path_params["message_id"]
+    assert session.reviewer is not None
+    outcome = await run_in_threadpool(
+        approve_as_shown,
+        context.outbox,
+        message_id,
+        session.reviewer,
+        context.policy(),
+        str(form.get("sha256", "")),
+    )
+    _notify(session, outcome)
+    return _see(f"/bericht/{quote(message_id)}")
+
+
+@needs_reviewer
+async def approve_selected(request: Request) -> Response:
+    """Approve every ticked message, each with the hash the overview showed for it."""
+    form = await _checked_form(request)
+    if form is None:
+        return _csrf_refused()
+    context, session = _context(request), session_of(request)
+    assert session.reviewer is not None
+    chosen = [str(value) for value in form.getlist("kies")]
+    if not chosen:
+        session.notify("error", MESSAGES["none_selected"])
+        return _see("/")
+    review = context.policy()
+    approved = 0
+    for value in chosen:
+        message_id, _, shown = value.partition(":")
+        outcome = await run_in_threadpool(
+            approve_as_shown, context.outbox, message_id, session.reviewer, review, shown
+        )
+        approved += outcome.ok
+        if not outcome.ok:
+            _notify(session, outcome)
+    if approved:
+        session.notify("ok", MESSAGES["approved_many"].format(count=approved))
+    return _see("/")
+
+
+@needs_reviewer
+async def reject_one(request: Request) -> Response:
+    form = await _checked_form(request)
+    if form is None:
+        return _csrf_refused()
+    context, session = _context(request), session_of(request)
+    message_id = request.path_params["message_id"]
+    assert session.reviewer is not None
+    outcome = await run_in_threadpool(
+        reject_with_reason,
+        context.outbox,
+        message_id,
+        session.reviewer,
+        str(form.get("reden", "")),
+    )
+    _notify(session, outcome)
+    return _see(f"/bericht/{quote(message_id)}")
+
+
+def create_app(workspace: Workspace, settings: Settings, *, token: str, port: int) -> Guard:
+    """The review page for `workspace`, answering only on 127.0.0.1:`port` / localhost:`port`
+    and only to whoever holds `token`."""
+    sessions = Sessions(token, port)
+    app = Starlette(
+        routes=[
+            Route("/", show_overview),
+            Route("/naam", name_form),
+            Route("/naam", save_name, methods=["POST"]),
+            Route("/goedkeuren", approve_selected, methods=["POST"]),
+            Route("/bericht/{message_id}", show_message),
+            Route("/bericht/{message_id}/html", letter_html),
+            Route("/bericht/{message_id}/goedkeuren", approve_one, methods=["POST"]),
+            Route("/bericht/{message_id}/afwijzen", reject_one, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ],
+    )
+    app.state.review = ReviewContext(workspace, settings, sessions)
+    hosts = frozenset({f"127.0.0.1:{port}", f"localhost:{port}"})
+    return Guard(app, sessions, hosts)

@@ -1,0 +1,90 @@
+"""Approving and rejecting from the page, through `mailer.review` like the CLI, told in Dutch.
+
+When the review code refuses, the reason is worked out again from the message itself (its state,
+its hash, who queued it, the template's sign-off) rather than from the English error text, so the
+page can say in Dutch what happened and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailer.errors import MailerError, MessageNotFound, TransitionNotAllowed
+from mailer.outbox import Outbox, State, sha256_hex
+from mailer.review import ReviewPolicy, approve, reject, template_signed_off
+from mailer.web.texts import MESSAGES, STATE_NAMES
+
+__all__ = ["Outcome", "approve_as_shown", "reject_with_reason"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    text: str
+
+
+def _child(outbox: Outbox, message_id: str) -> str:
+    try:
+        return outbox.load(message_id).child_name
+    except MessageNotFound:
+        return message_id
+
+
+def _why_refused(
+    outbox: Outbox,
+    message_id: str,
+    reviewer: str,
+    review: ReviewPolicy,
+    shown_sha256: str,
+    error: MailerError,
+) -> str:
+    """The Dutch reason for a refusal, checked in the order `review.approve` checks."""
+    if isinstance(error, MessageNotFound):
+        return MESSAGES["not_found"].format(id=message_id)
+    stored = outbox.load(message_id)
+    child = stored.child_name
+    if isinstance(error, TransitionNotAllowed):
+        return MESSAGES["wrong_state"].format(child=child, state=STATE_NAMES[State(error.current)])
+    if review.four_eyes and stored.queued_by.casefold() == reviewer.strip().casefold():
+        return MESSAGES["four_eyes"].format(child=child)
+    current = sha256_hex(outbox.read_bytes(message_id))
+    if shown_sha256 != current:
+        return MESSAGES["stale"].format(child=child)
+    if stored.state == State.APPROVED and stored.approval and stored.approval.sha256 == current:
+        return MESSAGES["already_approved"].format(child=child, by=stored.approval.by)
+    if not template_signed_off(stored, review):
+        return MESSAGES["unsigned_template"].format(child=child, version=stored.template_version)
+    return MESSAGES["other"].format(child=child, detail=error)
+
+
+def approve_as_shown(
+    outbox: Outbox, message_id: str, reviewer: str, review: ReviewPolicy, shown_sha256: str
+) -> Outcome:
+    """Approve the bytes whose hash the page showed; no override of a missing template sign-off
+    is offered here (that stays a deliberate step on the command line)."""
+    try:
+        stored = approve(outbox, message_id, reviewer, review, shown_sha256=shown_sha256)
+    except MailerError as error:
+        try:
+            text = _why_refused(outbox, message_id, reviewer, review, shown_sha256, error)
+        except MailerError:
+            text = MESSAGES["other"].format(child=message_id, detail=error)
+        return Outcome(False, text)
+    return Outcome(True, MESSAGES["approved"].format(child=stored.child_name, id=stored.id))
+
+
+def reject_with_reason(outbox: Outbox, message_id: str, reviewer: str, reason: str) -> Outcome:
+    if not " ".join(reason.split()):
+        return Outcome(False, MESSAGES["reason_missing"].format(child=_child(outbox, message_id)))
+    try:
+        stored = reject(outbox, message_id, reviewer, reason)
+    except MessageNotFound:
+        return Outcome(False, MESSAGES["not_found"].format(id=message_id))
+    except TransitionNotAllowed as error:
+        state = STATE_NAMES[State(error.current)]
+        child = _child(outbox, message_id)
+        return Outcome(False, MESSAGES["wrong_state"].format(child=child, state=state))
+    except MailerError as error:
+        child = _child(outbox, message_id)
+        return Outcome(False, MESSAGES["other"].format(child=child, detail=error))
+    return Outcome(True, MESSAGES["rejected"].format(child=stored.child_name, id=stored.id))

@@ -1,0 +1,177 @@
+"""What the review page shows, as plain data: the overview by state and one message's parts.
+
+The letter is read from the stored bytes with the stdlib `email` package, exactly as it will be
+sent; the meeting comes from the calendar part when the message carries one (icalendar).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
+from typing import Any
+
+import icalendar
+
+from mailer.outbox import Outbox, State, StoredMessage, sha256_hex
+from mailer.records import AMSTERDAM
+from mailer.review import ReviewPolicy
+from mailer.summary import message_problems
+from mailer.web.texts import STATE_HINTS, STATE_NAMES, STATE_ORDER, problem_in_dutch
+from mailer.wording import format_meeting_moment
+
+__all__ = [
+    "LetterParts",
+    "MessageRow",
+    "StateGroup",
+    "letter_parts",
+    "meeting_from_calendar",
+    "overview",
+    "when",
+]
+
+DECIDABLE = frozenset({State.PENDING, State.APPROVED})
+
+
+def when(moment: datetime) -> str:
+    """`dinsdag 12 januari 2027 om 09:30`, in Amsterdam time."""
+    return format_meeting_moment(moment, "nl")
+
+
+def moment_short(moment: datetime) -> str:
+    return f"{moment.astimezone(AMSTERDAM):%d-%m-%Y %H:%M}"
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One line of the overview."""
+
+    id: str
+    state: State
+    child_name: str
+    meeting: str
+    to: list[str]
+    problems: list[str]
+    sha256: str  # of the bytes as the overview was made: a bulk approval carries it
+
+
+@dataclass
+class StateGroup:
+    state: State
+    name: str
+    hint: str
+    rows: list[MessageRow] = field(default_factory=list)
+
+
+def dutch_problems(outbox: Outbox, stored: StoredMessage, review: ReviewPolicy) -> list[str]:
+    return [
+        problem_in_dutch(problem, stored.last_error)
+        for problem in message_problems(outbox, stored, review)
+    ]
+
+
+def _row(outbox: Outbox, stored: StoredMessage, review: ReviewPolicy) -> MessageRow:
+    return MessageRow(
+        id=stored.id,
+        state=stored.state,
+        child_name=stored.child_name,
+        meeting=when(stored.meeting_at),
+        to=list(stored.to),
+        problems=dutch_problems(outbox, stored, review),
+        sha256=sha256_hex(outbox.read_bytes(stored.id)),
+    )
+
+
+def overview(outbox: Outbox, review: ReviewPolicy) -> list[StateGroup]:
+    """Every message grouped by state (the states that need a person first), soonest meeting
+    first within a state; states without messages are left out."""
+    groups = {state: StateGroup(state, STATE_NAMES[state], STATE_HINTS[state]) for state in State}
+    messages: Iterable[StoredMessage] = sorted(
+        outbox.messages(), key=lambda stored: (stored.meeting_at, stored.id)
+    )
+    for stored in messages:
+        groups[stored.state].rows.append(_row(outbox, stored, review))
+    ordered = [groups[state] for state in STATE_ORDER] + [
+        group for state, group in groups.items() if state not in STATE_ORDER
+    ]
+    return [group for group in ordered if group.rows]
+
+
+@dataclass(frozen=True)
+class LetterParts:
+    """The parts of one stored message, decoded but otherwise as they will be sent."""
+
+    to_header: str
+    subject: str
+    text: str | None
+    html: str | None
+    calendar: bytes | None
+
+
+def _content(part: Message | None) -> str | None:
+    if not isinstance(part, EmailMessage):
+        return None
+    content = part.get_content()
+    return content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+
+
+def _calendar_part(parsed: EmailMessage) -> bytes | None:
+    for part in parsed.walk():
+        if part.get_content_type() == "text/calendar":
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else None
+    return None
+
+
+def letter_parts(data: bytes) -> LetterParts:
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return LetterParts(
+        to_header=str(parsed.get("To", "")),
+        subject=str(parsed.get("Subject", "")),
+        text=_content(parsed.get_body(preferencelist=("plain",))),
+        html=_content(parsed.get_body(preferencelist=("html",))),
+        calendar=_calendar_part(parsed),
+    )
+
+
+def _calendar_time(value: Any) -> str:
+    moment = getattr(value, "dt", value)
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            return f"{moment:%d-%m-%Y %H:%M}"
+        return when(moment)
+    if isinstance(moment, date):
+        return f"{moment:%d-%m-%Y}"
+    return str(moment)
+
+
+def _person(value: Any) -> str:
+    name = str(value.params.get("CN", "")) if hasattr(value, "params") else ""
+    address = str(value).removeprefix("mailto:").removeprefix("MAILTO:")
+    return f"{name} <{address}>" if name else address
+
+
+def _attendees(event: icalendar.cal.Component) -> list[str]:
+    found = event.get("ATTENDEE")
+    if found is None:
+        return []
+    return [_person(one) for one in (found if isinstance(found, list) else [found])]
+
+
+def meeting_from_calendar(ics: bytes) -> dict[str, Any] | None:
+    """The meeting of a calendar invitation (first VEVENT), in words; None when it has none."""
+    calendar = icalendar.Calendar.from_ical(ics)
+    for event in calendar.walk("VEVENT"):
+        return {
+            "method": str(calendar.get("METHOD", "")),
+            "summary": str(event.get("SUMMARY", "")),
+            "start": _calendar_time(event.get("DTSTART")) if event.get("DTSTART") else "",
+            "end": _calendar_time(event.get("DTEND")) if event.get("DTEND") else "",
+            "location": str(event.get("LOCATION", "")),
+            "organizer": _person(event["ORGANIZER"]) if event.get("ORGANIZER") else "",
+            "attendees": _attendees(event),
+        }
+    return None

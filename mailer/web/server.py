@@ -1,0 +1,89 @@
+"""Running the review page: a loopback socket, a secret token and uvicorn.
+
+The socket is bound before the app is made, so the app knows its own port (for the Host and
+Origin checks) and there is no moment in which another program could take the port.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+import time
+
+import uvicorn
+
+from mailer.config import Settings
+from mailer.errors import MailerError
+from mailer.web.app import create_app
+from mailer.web.security import new_token
+from mailer.workspace import Workspace
+
+__all__ = ["LOOPBACK", "ReviewServer", "bind_loopback"]
+
+LOOPBACK = "127.0.0.1"
+
+
+def bind_loopback(port: int = 0) -> socket.socket:
+    """A listening socket on 127.0.0.1 only (`port` 0: any free port)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((LOOPBACK, port))
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise MailerError(
+                f"port {port} is already in use; choose another with --port, or leave it out"
+            ) from None
+        raise MailerError(f"cannot listen on {LOOPBACK}:{port}: {error.strerror}") from None
+    listener.listen(64)
+    return listener
+
+
+class ReviewServer:
+    """The review page of one workspace on 127.0.0.1, reachable only with its token."""
+
+    def __init__(self, workspace: Workspace, settings: Settings, port: int = 0) -> None:
+        self.socket = bind_loopback(port)
+        self.port: int = self.socket.getsockname()[1]
+        self.token = new_token()
+        app = create_app(workspace, settings, token=self.token, port=self.port)
+        # No access log: the first request's address holds the token.
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", server_header=False
+        )
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The address to open, with the token in it (as Jupyter prints it)."""
+        return f"{self.base_url}/?token={self.token}"
+
+    def run(self) -> None:
+        """Serve until Ctrl+C (uvicorn stops gracefully on SIGINT and SIGTERM)."""
+        try:
+            self.server.run(sockets=[self.socket])
+        finally:
+            self.socket.close()
+
+    def start_in_thread(self, timeout: float = 10) -> None:
+        """Serve from a background thread (tests); return once it accepts connections."""
+        self._thread = threading.Thread(target=self.run, name="mailer-review", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise MailerError("the review page did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
