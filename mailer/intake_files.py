@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -124,38 +124,48 @@ def _decode_error(source: str, error: UnicodeDecodeError, line: int) -> InputFil
     )
 
 
-def _csv_rows(path: Path, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+def _decoded_lines(handle: BinaryIO, source: str) -> Iterator[str]:
+    """The file's lines as text, naming the line of the first byte that is not UTF-8.
+
+    Decoding line by line (instead of in the text layer's large chunks) is what makes the line
+    number in the error message right.
+    """
+    for number, raw in enumerate(handle, start=1):
         try:
-            first_line = handle.readline()
+            line = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise _decode_error(source, error, 1) from None
+            raise _decode_error(source, error, number) from None
+        yield line.removeprefix("\ufeff") if number == 1 else line
+
+
+def _csv_rows(path: Path, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open("rb") as handle:
+        lines = _decoded_lines(handle, source)
+        first_line = next(lines, "")
         if not first_line.strip():
             raise InputFileError(f"{source}: the file is empty; it needs a header row and rows")
         # Dutch Excel writes `;`, others `,`; a tab-separated export has tabs. The header decides.
         delimiter = max(("\t", ";", ","), key=first_line.count)
         header_row = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
         columns = _map_header(source, header_row)
-        reader = csv.reader(handle, delimiter=delimiter)
+        reader = csv.reader(lines, delimiter=delimiter)
+        # Rows are numbered as a spreadsheet shows them (the header is row 1), which differs from
+        # the line number when a quoted cell holds a line break.
+        row_number = 1
         while True:
+            row_number += 1
             try:
                 cells = next(reader)
             except StopIteration:
                 return
-            except UnicodeDecodeError as error:
-                raise _decode_error(source, error, reader.line_num + 2) from None
             except csv.Error as error:
-                raise InputFileError(
-                    f"{source}:{reader.line_num + 1}: not valid CSV: {error}"
-                ) from None
-            row_number = reader.line_num + 1  # the header line was read before the reader
+                raise InputFileError(f"{source}:{row_number}: not valid CSV: {error}") from None
             if not any(cell.strip() for cell in cells):
                 continue
-            if len(cells) > len(columns):
-                extra = [cell for cell in cells[len(columns) :] if cell.strip()]
-                if extra:
-                    yield row_number, {"__extra__": extra}
-                    continue
+            extra = [cell for cell in cells[len(columns) :] if cell.strip()]
+            if extra:
+                yield row_number, {"__extra__": extra}
+                continue
             yield row_number, dict(zip(columns, cells, strict=False))
 
 
@@ -185,16 +195,8 @@ def _json_rows(path: Path, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _json_lines_rows(path: Path, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open("r", encoding="utf-8-sig") as handle:
-        line_number = 0
-        while True:
-            try:
-                line = handle.readline()
-            except UnicodeDecodeError as error:
-                raise _decode_error(source, error, line_number + 1) from None
-            if not line:
-                return
-            line_number += 1
+    with path.open("rb") as handle:
+        for line_number, line in enumerate(_decoded_lines(handle, source), start=1):
             if not line.strip():
                 continue
             try:

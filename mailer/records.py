@@ -56,6 +56,8 @@ def _parse_date(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
+    if not text:
+        raise ValueError("is empty; write the date as YYYY-MM-DD or DD-MM-YYYY")
     for pattern in ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y"):
         try:
             return datetime.strptime(text, pattern).date()
@@ -70,6 +72,8 @@ _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})(?::\d{2})?$")
 def _parse_time(value: Any) -> Any:
     if not isinstance(value, str):
         return value
+    if not value.strip():
+        raise ValueError("is empty; write the time as HH:MM, e.g. 14:30")
     match = _TIME.match(value.strip())
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise ValueError(f"{value.strip()!r} is not a time; write it as HH:MM, e.g. 14:30")
@@ -83,13 +87,14 @@ def _split_names(value: Any) -> Any:
 
 
 def _lower_language(value: Any) -> Any:
-    if value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):
         return "nl"
     return value.strip().lower() if isinstance(value, str) else value
 
 
 Name = Annotated[str, AfterValidator(_clean_text)]
 OptionalName = Annotated[Name | None, BeforeValidator(_blank_to_none)]
+Minutes = Annotated[int, Field(ge=5, le=480)]
 OptionalEmail = Annotated[EmailStr | None, BeforeValidator(_blank_to_none)]
 
 
@@ -118,9 +123,7 @@ class IntakeRecord(BaseModel):
     parent2_email: OptionalEmail = None
     professionals: Annotated[list[Name], BeforeValidator(_split_names)] = Field(min_length=1)
     language: Annotated[Literal["nl", "en"], BeforeValidator(_lower_language)] = "nl"
-    duration_minutes: Annotated[
-        int | None, BeforeValidator(_blank_to_none), Field(ge=5, le=480)
-    ] = None
+    duration_minutes: Annotated[Minutes | None, BeforeValidator(_blank_to_none)] = None
 
     @field_validator("parent1_email", "parent2_email")
     @classmethod

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from mailer.cli import (
@@ -38,20 +37,18 @@ for module in (intake_commands, review_commands, send_commands, template_command
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code instead of raising SystemExit."""
     try:
-        result = app(args=argv, prog_name="mailer", standalone_mode=False)
-    except click.exceptions.Abort:
-        print_problem("Stopped; nothing more was done.")
-        return 1
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
+        # Standalone mode lets Typer print usage errors (exit 2) and "Aborted!" (exit 1) itself.
+        app(args=argv, prog_name="mailer", standalone_mode=True)
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except MailerError as error:
         print_problem(f"error: {error}")
         return 1
     except KeyboardInterrupt:
         print_problem("Interrupted; the outbox is consistent, run the command again to go on.")
         return 130
-    return result if isinstance(result, int) else 0
+    return 0
 
 
 def entry() -> None:

@@ -1,0 +1,121 @@
+"""Building messages: MIME structure, exact headers, and refusal of forged headers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+
+import pytest
+
+from mailer.errors import UnsafeMessage
+from mailer.message import MessageHeaders, build_message, new_message_id, verify_message
+from mailer.records import AMSTERDAM
+from mailer.rendering import RenderedLetter
+
+LETTER = RenderedLetter(
+    subject="Uitnodiging voor Zoë", text="Beste Ümit,\n\nTot dan!\n", html="<p>Beste Ümit,</p>"
+)
+
+
+def headers(**overrides: object) -> MessageHeaders:
+    values: dict[str, object] = {
+        "sender": Address("Kinderopvang Đorđe", "intake", "speeldoos.example"),
+        "to": [
+            Address("Anaïs Dubois", "anais", "example.fr"),
+            Address("Mark", "mark", "example.nl"),
+        ],
+        "subject": "Uitnodiging voor Zoë",
+        "date": datetime(2026, 12, 1, 10, 0, tzinfo=AMSTERDAM),
+        "message_id": "<abc.123@speeldoos.example>",
+        "reply_to": Address("Locatie", "locatie", "speeldoos.example"),
+    }
+    values.update(overrides)
+    return MessageHeaders(**values)  # type: ignore[arg-type]
+
+
+def content(part: object) -> str:
+    """A part's text with the wire's CRLF line ends turned back into newlines."""
+    assert isinstance(part, EmailMessage)
+    text = part.get_content()
+    assert isinstance(text, str)
+    return text.replace("\r\n", "\n")
+
+
+def parse(data: bytes) -> EmailMessage:
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def test_alternative_has_text_first_and_html_last_in_utf8() -> None:
+    parsed = parse(build_message(headers(), LETTER))
+    assert parsed.get_content_type() == "multipart/alternative"
+    parts = list(parsed.iter_parts())
+    assert [part.get_content_type() for part in parts] == ["text/plain", "text/html"]
+    assert all(part.get_content_charset() == "utf-8" for part in parts)
+    assert content(parts[0]) == LETTER.text
+    assert "Beste Ümit" in content(parts[1])
+
+
+def test_headers_are_exactly_the_expected_ones_with_non_ascii_names_intact() -> None:
+    parsed = parse(build_message(headers(), LETTER))
+    assert sorted(parsed.keys()) == sorted(
+        ["From", "To", "Reply-To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type"]
+    )
+    assert str(parsed["Subject"]) == "Uitnodiging voor Zoë"
+    assert str(parsed["From"]) == "Kinderopvang Đorđe <intake@speeldoos.example>"
+    assert [a.display_name for a in parsed["To"].addresses] == ["Anaïs Dubois", "Mark"]
+
+
+def test_date_is_in_amsterdam_with_its_offset() -> None:
+    parsed = parse(build_message(headers(), LETTER))
+    assert str(parsed["Date"]).endswith("+0100")
+    summer = parse(build_message(headers(date=datetime(2027, 7, 1, 10, tzinfo=AMSTERDAM)), LETTER))
+    assert str(summer["Date"]).endswith("+0200")
+
+
+def test_naive_date_is_refused() -> None:
+    with pytest.raises(UnsafeMessage, match="time zone"):
+        build_message(headers(date=datetime(2026, 12, 1, 10, 0)), LETTER)  # noqa: DTZ001
+
+
+def test_message_id_is_on_the_senders_domain() -> None:
+    assert new_message_id("speeldoos.example").endswith("@speeldoos.example>")
+
+
+@pytest.mark.parametrize(
+    "subject", ["=?utf-8?q?Hallo=0D=0ABcc:_evil@attacker.example?=", "Hallo\r\nBcc: evil@x.example"]
+)
+def test_encoded_or_literal_line_breaks_in_a_header_are_refused(subject: str) -> None:
+    with pytest.raises(UnsafeMessage):
+        build_message(headers(subject=subject), LETTER)
+
+
+def test_encoded_line_break_in_a_display_name_is_refused() -> None:
+    forged = Address("=?utf-8?q?x=0D=0ABcc:_e@x.example?=", "sanne", "example.nl")
+    with pytest.raises(UnsafeMessage):
+        build_message(headers(to=[forged]), LETTER)
+
+
+def test_verify_refuses_bytes_with_an_extra_header() -> None:
+    data = build_message(headers(), LETTER)
+    forged = data.replace(b"Subject:", b"Bcc: evil@attacker.example\r\nSubject:", 1)
+    with pytest.raises(UnsafeMessage, match="unexpected headers"):
+        verify_message(forged, headers())
+
+
+def test_verify_refuses_bytes_with_other_recipients() -> None:
+    data = build_message(headers(), LETTER)
+    with pytest.raises(UnsafeMessage, match="To header"):
+        verify_message(data, headers(to=[Address("Mark", "mark", "example.nl")]))
+
+
+def test_long_lines_are_encoded_below_the_rfc_limit() -> None:
+    letter = RenderedLetter(
+        subject="S", text="woord " * 600 + "\n", html="<p>" + "x" * 5000 + "</p>"
+    )
+    data = build_message(headers(), letter)
+    assert max(len(line) for line in data.split(b"\r\n")) <= 998
+    assert content(parse(data).get_body(("html",))).rstrip("\n") == letter.html

@@ -1,0 +1,164 @@
+"""The outbox: stored bytes, permissions, the transition rules, IDs and concurrent processes."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from mailer.compose import Composer
+from mailer.config import load_settings
+from mailer.errors import MessageNotFound, TransitionNotAllowed
+from mailer.journal import read_entries
+from mailer.outbox import (
+    ALLOWED,
+    Approval,
+    Outbox,
+    RecordAlreadyQueued,
+    State,
+    StoredMessage,
+    sha256_hex,
+)
+from mailer.records import IntakeRecord, now_in_amsterdam
+from mailer.rendering import LetterRenderer
+from mailer.workspace import Workspace
+from tests.conftest import intake_row
+
+
+def queue_one(workspace: Workspace, **overrides: str) -> tuple[Outbox, StoredMessage]:
+    outbox = Outbox(workspace.outbox_dir)
+    composer = Composer(load_settings(workspace.root), LetterRenderer(workspace.templates_dir))
+    composed = composer.compose(IntakeRecord.model_validate(intake_row(**overrides)), "Coach")
+    return outbox, outbox.add(composed.draft, composed.data, by="Coach")
+
+
+def test_message_is_stored_as_exact_bytes_with_matching_hash(workspace: Workspace) -> None:
+    outbox, stored = queue_one(workspace)
+    data = outbox.eml_path(stored.id).read_bytes()
+    assert sha256_hex(data) == stored.sha256
+    assert data.startswith(b"From: ") or b"\r\nFrom: " in data
+    assert outbox.load(stored.id) == stored
+    assert stored.state == State.PENDING
+    assert [entry.to_state for entry in stored.history] == [State.PENDING]
+
+
+def test_outbox_files_and_folders_are_private(workspace: Workspace) -> None:
+    outbox, stored = queue_one(workspace)
+    for folder in (outbox.directory, outbox.messages_dir, outbox.keys_dir):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for path in (
+        outbox.eml_path(stored.id),
+        outbox.messages_dir / f"{stored.id}.json",
+        outbox.journal_path,
+    ):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_no_temporary_file_is_left_and_a_leftover_one_is_ignored(workspace: Workspace) -> None:
+    outbox, stored = queue_one(workspace)
+    assert [p.name for p in outbox.messages_dir.iterdir() if p.name.startswith(".")] == []
+    # What a crash between write and rename leaves behind: never shown as a message.
+    (outbox.messages_dir / f".{stored.id}.json.999.tmp").write_text("{half", encoding="utf-8")
+    assert [message.id for message in outbox.messages()] == [stored.id]
+
+
+def test_same_record_cannot_be_added_twice(workspace: Workspace) -> None:
+    outbox, stored = queue_one(workspace)
+    with pytest.raises(RecordAlreadyQueued) as caught:
+        queue_one(workspace)
+    assert caught.value.existing_id == stored.id
+    assert len(outbox.ids()) == 1
+
+
+def test_transitions_outside_the_table_are_refused(workspace: Workspace) -> None:
+    outbox, stored = queue_one(workspace)
+    with pytest.raises(TransitionNotAllowed, match="approve it first"):
+        outbox.transition(stored.id, State.SENDING, by="sender")
+    assert outbox.load(stored.id).state == State.PENDING
+    assert ALLOWED[State.SENT] == frozenset()
+
+
+def test_every_transition_is_journaled_and_kept_in_history(workspace: Workspace) -> None:
+    outbox, stored = queue_one(workspace)
+    outbox.transition(stored.id, State.REJECTED, by="Anna", note="rejected")
+    entries = list(read_entries(outbox.journal_path, stored.id))
+    assert [(e.from_state, e.to_state, e.by) for e in entries] == [
+        (None, "pending", "Coach"),
+        ("pending", "rejected", "Anna"),
+    ]
+    assert [h.to_state for h in outbox.load(stored.id).history] == [State.PENDING, State.REJECTED]
+    # The journal names no child and no address: it may outlive the message's content.
+    journal = outbox.journal_path.read_text(encoding="utf-8")
+    assert "Zoë" not in journal
+    assert "@" not in journal
+
+
+def test_ids_resolve_from_a_unique_prefix(workspace: Workspace) -> None:
+    outbox, stored = queue_one(workspace)
+    assert outbox.resolve(stored.id[:4].upper()) == stored.id
+    with pytest.raises(MessageNotFound, match="at least 3"):
+        outbox.resolve(stored.id[:2])
+    with pytest.raises(MessageNotFound, match="no message with this ID"):
+        outbox.resolve("zzzzzzzz")
+
+
+def test_changed_bytes_after_approval_are_detected(workspace: Workspace) -> None:
+    outbox, stored = queue_one(workspace)
+    approval = Approval(by="Anna", at=now_in_amsterdam(), sha256=stored.sha256)
+    approved = outbox.transition(
+        stored.id, State.APPROVED, by="Anna", change=lambda _: {"approval": approval}
+    )
+    assert outbox.approval_problem(approved) is None
+    path = outbox.eml_path(stored.id)
+    path.write_bytes(path.read_bytes().replace(b"Beste", b"Lieve"))
+    assert "changed after it was approved" in (outbox.approval_problem(approved) or "")
+
+
+CLAIM_SCRIPT = """
+import sys
+from pathlib import Path
+from mailer.errors import TransitionNotAllowed
+from mailer.outbox import Outbox, State
+outbox = Outbox(Path(sys.argv[1]))
+try:
+    outbox.transition(
+        sys.argv[2], State.SENDING, by=sys.argv[3], only_from=frozenset({State.APPROVED})
+    )
+except TransitionNotAllowed:
+    print("lost")
+else:
+    print("won")
+"""
+
+
+def test_only_one_of_several_processes_claims_a_message(workspace: Workspace) -> None:
+    outbox, stored = queue_one(workspace)
+    outbox.transition(stored.id, State.APPROVED, by="Anna")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIM_SCRIPT, str(outbox.directory), stored.id, f"sender-{n}"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    results = sorted(process.communicate(timeout=60)[0].strip() for process in processes)
+    assert results == ["lost", "lost", "lost", "won"]
+    assert outbox.load(stored.id).state == State.SENDING
+    claims = [
+        line
+        for line in outbox.journal_path.read_text(encoding="utf-8").splitlines()
+        if json.loads(line)["to_state"] == "sending"
+    ]
+    assert len(claims) == 1
+
+
+def test_metadata_lists_recipients_and_meeting(workspace: Workspace) -> None:
+    _, stored = queue_one(workspace, child_name="Đorđe")
+    assert stored.to == ["sanne@example.nl", "mark@example.nl"]
+    assert stored.child_name == "Đorđe"
+    assert stored.meeting_at.tzinfo is not None
+    assert stored.record["child_name"] == "Đorđe"
