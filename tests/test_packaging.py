@@ -1,0 +1,71 @@
+"""An installed package (a wheel, not the checkout) carries its defaults: `mailer init` works
+anywhere."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_installs_defaults_and_init_works_outside_the_repository(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(wheels),
+            str(REPOSITORY),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = wheels.glob("intake_mailer-*.whl")
+    installed = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(installed),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    # The installed copy comes first on the path, so the checkout's files cannot stand in for it.
+    environment = {**os.environ, "PYTHONPATH": str(installed), "MAILER_HOME": ""}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import mailer, sys; print(mailer.__file__); sys.argv[0] = 'mailer'; "
+            "from mailer.cli import main; sys.exit(main(['init', 'ws']))",
+        ],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0].startswith(str(installed))
+    for part in (
+        "config/settings.toml",
+        "templates/nl/letter.html.j2",
+        "templates/en/letter.txt.j2",
+        "examples/intakes.csv",
+    ):
+        assert (tmp_path / "ws" / part).is_file(), part
