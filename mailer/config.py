@@ -80,6 +80,12 @@ class Settings(BaseModel):
     smtp_password: SecretStr = SecretStr("")
     smtp_timeout: float = Field(default=30, gt=0)
     smtp_ca_file: str = ""
+    # `security = "none"` is refused for a host other than this computer unless this is set.
+    smtp_allow_plaintext_remote: bool = False
+
+    # A temporary refusal (4xx) is tried again after a delay that doubles each time.
+    retry_max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_backoff_minutes: float = Field(default=10, ge=0)
 
     locations: dict[str, Location] = Field(default_factory=dict)
 

@@ -1,0 +1,134 @@
+"""One SMTP transaction for one stored message, and what its outcome means for the outbox.
+
+MAIL, RCPT and DATA are sent one by one so that we know whether the server could already have the
+message when something goes wrong: before DATA a retry is safe, after DATA began it is not
+(RFC 5321 §4.2.1 for the reply codes; the engineering notes for the lost-250 window).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import aiosmtplib
+
+from mailer.smtp_client import describe_reply
+
+__all__ = ["Outcome", "TransactionResult", "deliver", "redact_addresses"]
+
+_ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+")
+
+
+class Outcome(StrEnum):
+    SENT = "sent"  # the server took it (perhaps not for every recipient)
+    DEFERRED = "deferred"  # refused for now, or the connection broke before DATA: try later
+    FAILED = "failed"  # refused for good (5xx)
+    UNKNOWN = "unknown"  # the connection broke after DATA began: it may have arrived
+
+
+@dataclass(frozen=True)
+class TransactionResult:
+    """What the server said; `reply` may name addresses and is kept only with the message."""
+
+    outcome: Outcome
+    reply: str
+    refused: dict[str, str] = field(default_factory=dict)  # address -> reply
+    connection_lost: bool = False
+
+
+def redact_addresses(text: str) -> str:
+    """`text` with every e-mail address replaced, for the journal (no personal data there)."""
+    return _ADDRESS.sub("<address>", text)
+
+
+def _by_code(code: int) -> Outcome:
+    return Outcome.DEFERRED if 400 <= code < 500 else Outcome.FAILED
+
+
+def _is_ascii(*texts: str) -> bool:
+    return all(text.isascii() for text in texts)
+
+
+async def _reset(client: aiosmtplib.SMTP) -> bool:
+    """RSET after a refusal so the connection can take the next message; False if it broke."""
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, OSError):
+        client.close()
+        return False
+    return True
+
+
+def _broken(error: BaseException, stage: str) -> str:
+    detail = " ".join(str(error).split()) or error.__class__.__name__
+    return f"connection lost {stage} ({detail})"
+
+
+async def _envelope(
+    client: aiosmtplib.SMTP, sender: str, recipients: list[str]
+) -> tuple[TransactionResult | None, dict[str, str]]:
+    """MAIL and RCPT: a result when the transaction ends here (else None: DATA may follow),
+    and the recipients the server refused."""
+    encoding = "ascii" if _is_ascii(sender, *recipients) else "utf-8"
+    options = [] if encoding == "ascii" else ["SMTPUTF8"]
+    if options and not client.supports_extension("smtputf8"):
+        reply = "the server cannot take non-ASCII addresses (no SMTPUTF8)"
+        return TransactionResult(Outcome.FAILED, reply), {}
+    try:
+        await client.mail(sender, options=options, encoding=encoding)
+    except aiosmtplib.SMTPResponseException as error:
+        alive = await _reset(client)
+        reply = describe_reply(error.code, error.message)
+        return TransactionResult(_by_code(error.code), reply, connection_lost=not alive), {}
+    refused: dict[str, str] = {}
+    codes: list[int] = []
+    for recipient in recipients:
+        try:
+            await client.rcpt(recipient, encoding=encoding)
+        except aiosmtplib.SMTPRecipientRefused as error:
+            refused[recipient] = describe_reply(error.code, error.message)
+            codes.append(error.code)
+    if len(refused) < len(recipients):
+        return None, refused
+    alive = await _reset(client)
+    any_temporary = any(400 <= code < 500 for code in codes)
+    reply = "; ".join(f"{address}: {text}" for address, text in refused.items())
+    outcome = Outcome.DEFERRED if any_temporary else Outcome.FAILED
+    return TransactionResult(outcome, reply, refused, connection_lost=not alive), refused
+
+
+async def _data(
+    client: aiosmtplib.SMTP, data: bytes, refused: dict[str, str]
+) -> TransactionResult:
+    try:
+        response = await client.data(data)
+    except aiosmtplib.SMTPDataError as error:
+        # The server answered: it did not take the message, so the code decides.
+        alive = await _reset(client)
+        reply = describe_reply(error.code, error.message)
+        return TransactionResult(_by_code(error.code), reply, refused, connection_lost=not alive)
+    except (aiosmtplib.SMTPException, OSError) as error:
+        client.close()
+        return TransactionResult(
+            Outcome.UNKNOWN, _broken(error, "after the message was handed over"), refused, True
+        )
+    return TransactionResult(
+        Outcome.SENT, describe_reply(response.code, response.message), refused
+    )
+
+
+async def deliver(
+    client: aiosmtplib.SMTP, sender: str, recipients: list[str], data: bytes
+) -> TransactionResult:
+    """Send `data` to exactly `recipients` (never the headers') and classify what happened."""
+    try:
+        early, refused = await _envelope(client, sender, recipients)
+    except (aiosmtplib.SMTPException, OSError) as error:
+        client.close()
+        return TransactionResult(
+            Outcome.DEFERRED, _broken(error, "before the message was sent"), connection_lost=True
+        )
+    if early is not None:
+        return early
+    return await _data(client, data, refused)

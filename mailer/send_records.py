@@ -1,0 +1,208 @@
+"""What the outbox keeps about sending: whether a message may go now, whether its claiming
+process still lives, the outcome of each attempt, and a person's decision about an unknown one.
+
+Full server replies (which may name addresses) stay in the message's metadata; the journal gets
+them with addresses redacted, because the journal is kept after content is purged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from mailer.config import Settings
+from mailer.delivery import Outcome, TransactionResult, redact_addresses
+from mailer.errors import MessageNotFound
+from mailer.outbox import Attempt, Claim, Delivery, Outbox, State, StoredMessage, sha256_hex
+from mailer.records import now_in_amsterdam
+from mailer.review import check_person_name
+
+__all__ = [
+    "claimer_alive",
+    "next_attempt_delay",
+    "record_result",
+    "release",
+    "resolve_unknown",
+    "sendable_problem",
+]
+
+# /proc gives a process's start time in clock ticks since boot (Linux); it tells a reused PID
+# from the process that made the claim.
+_PROC = Path("/proc")
+_PID_REUSE_SLACK = 2.0  # seconds: /proc/stat's boot time is rounded to whole seconds
+
+
+def sendable_problem(
+    outbox: Outbox, stored: StoredMessage, now: datetime, holder: list[bytes] | None = None
+) -> str | None:
+    """Why this message may not be sent now, or None. The bytes read are put in `holder`."""
+    if stored.state != State.APPROVED or stored.approval is None:
+        return "no longer approved"
+    try:
+        data = outbox.read_bytes(stored.id)
+    except MessageNotFound:
+        return "message file missing"
+    if sha256_hex(data) != stored.approval.sha256:
+        return "changed after approval (approve again)"
+    if stored.next_attempt_at is not None and stored.next_attempt_at > now:
+        return "waiting to retry after a temporary refusal"
+    if holder is not None:
+        holder.append(data)
+    return None
+
+
+def _process_state(pid: int) -> tuple[str, float] | None:
+    """(state letter, start time as a Unix timestamp) from /proc, or None where unavailable."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text(encoding="ascii")
+        boot_line = next(
+            line
+            for line in (_PROC / "stat").read_text(encoding="ascii").splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration):
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    ticks = int(fields[19])
+    return fields[0], int(boot_line.split()[1]) + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def claimer_alive(claim: Claim | None) -> bool:
+    """Whether the process that claimed a message may still be sending it.
+
+    A claim made on another computer cannot be checked and counts as alive.
+    """
+    if claim is None:
+        return False
+    if claim.host != socket.gethostname():
+        return True
+    try:
+        os.kill(claim.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    state = _process_state(claim.pid)
+    if state is None:
+        return True
+    letter, started = state
+    if letter in {"Z", "X"}:  # killed but not yet reaped by its parent
+        return False
+    return started <= claim.at.timestamp() + _PID_REUSE_SLACK
+
+
+def next_attempt_delay(settings: Settings, deferred_so_far: int) -> timedelta:
+    """The wait before attempt number `deferred_so_far + 1`: doubling from the base delay."""
+    minutes = settings.retry_backoff_minutes * 2 ** max(deferred_so_far - 1, 0)
+    return timedelta(minutes=min(minutes, 24 * 60))
+
+
+def _deferred_count(stored: StoredMessage) -> int:
+    return sum(1 for attempt in stored.attempts if attempt.outcome == Outcome.DEFERRED)
+
+
+def _refused_line(refused: dict[str, str]) -> str:
+    return "not delivered to " + "; ".join(f"{a} ({reply})" for a, reply in refused.items())
+
+
+def _outcome_fields(
+    stored: StoredMessage, result: TransactionResult, settings: Settings, now: datetime
+) -> tuple[State, str, dict[str, Any], str]:
+    """(new state, journal note, metadata changes, one line for the person sending)."""
+    attempt = Attempt(at=now, outcome=result.outcome.value, reply=result.reply)
+    update: dict[str, Any] = {"attempts": [*stored.attempts, attempt], "claim": None}
+    if result.outcome == Outcome.SENT:
+        update.update(
+            delivery=Delivery(at=now, reply=result.reply, refused=result.refused),
+            last_error=_refused_line(result.refused) if result.refused else None,
+            next_attempt_at=None,
+        )
+        if result.refused:
+            note = f"sent; refused for {len(result.refused)} of {len(stored.to)} recipient(s)"
+            return State.SENT, note, update, f"sent, but {_refused_line(result.refused)}"
+        return State.SENT, "sent", update, "sent"
+    if result.outcome == Outcome.UNKNOWN:
+        update["last_error"] = (
+            f"{result.reply}; it may have arrived: decide with `mailer resolve ID --sent` "
+            "or `--resend`"
+        )
+        return State.UNKNOWN, "connection lost after DATA began", update, update["last_error"]
+    if result.outcome == Outcome.FAILED:
+        update["last_error"] = f"refused by the server: {result.reply}"
+        return State.FAILED, "refused permanently", update, update["last_error"]
+    deferred = _deferred_count(stored) + 1
+    if deferred >= settings.retry_max_attempts:
+        update["last_error"] = f"gave up after {deferred} temporary refusals: {result.reply}"
+        return State.FAILED, f"gave up after {deferred} attempts", update, update["last_error"]
+    retry_at = now + next_attempt_delay(settings, deferred)
+    update.update(
+        next_attempt_at=retry_at, last_error=f"temporary problem, will retry: {result.reply}"
+    )
+    line = f"{update['last_error']} (from {retry_at:%d-%m-%Y %H:%M})"
+    return State.APPROVED, f"deferred (attempt {deferred})", update, line
+
+
+def record_result(
+    outbox: Outbox, stored: StoredMessage, result: TransactionResult, settings: Settings, by: str
+) -> tuple[str, str]:
+    """Store the outcome of one attempt; return (outcome name, one line for the sender)."""
+    now = now_in_amsterdam()
+    state, note, update, line = _outcome_fields(stored, result, settings, now)
+    outbox.transition(
+        stored.id,
+        state,
+        by=by,
+        note=note,
+        reply=redact_addresses(result.reply),
+        only_from=frozenset({State.SENDING}),
+        change=lambda current: {**update, "attempts": [*current.attempts, update["attempts"][-1]]},
+    )
+    outcome = Outcome.DEFERRED if state == State.APPROVED else Outcome(state.value)
+    return outcome.value, line
+
+
+def release(outbox: Outbox, message_id: str, by: str, why: str) -> None:
+    """Give a claimed message back, unsent and without counting an attempt."""
+    with contextlib.suppress(MessageNotFound):
+        outbox.transition(
+            message_id,
+            State.APPROVED,
+            by=by,
+            note="not sent: the run stopped before this message",
+            only_from=frozenset({State.SENDING}),
+            change=lambda _: {"claim": None, "last_error": f"not sent yet: {why}"},
+        )
+
+
+def resolve_unknown(outbox: Outbox, message_id: str, *, sent: bool, by: str) -> StoredMessage:
+    """A person's decision about a message whose delivery is unknown.
+
+    `sent=True` records it as delivered; `sent=False` makes it approved again, so the next
+    `mailer send` sends the same bytes with the same Message-ID.
+    """
+    by = check_person_name(by)
+    now = now_in_amsterdam()
+    if sent:
+        return outbox.transition(
+            message_id,
+            State.SENT,
+            by=by,
+            note="marked as delivered by a person",
+            only_from=frozenset({State.UNKNOWN}),
+            change=lambda _: {
+                "delivery": Delivery(at=now, reply=f"marked as delivered by {by}"),
+                "last_error": None,
+            },
+        )
+    return outbox.transition(
+        message_id,
+        State.APPROVED,
+        by=by,
+        note="to be sent again (same Message-ID), by a person's decision",
+        only_from=frozenset({State.UNKNOWN}),
+        change=lambda _: {"next_attempt_at": None, "last_error": None, "claim": None},
+    )

@@ -1,0 +1,175 @@
+"""Turning `Settings` into a logged-in aiosmtplib connection, and its failures into one line each.
+
+TLS is always asked for explicitly (aiosmtplib's default silently stays plaintext when the server
+offers no STARTTLS), certificates are verified (with an extra CA from `smtp_ca_file` if given), and
+the password never appears in any error text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from mailer.config import Security, Settings
+from mailer.errors import ConfigError, MailerError
+
+__all__ = [
+    "SmtpCertificateError",
+    "SmtpConnectionError",
+    "SmtpError",
+    "SmtpLoginError",
+    "check_security",
+    "connect",
+    "describe_reply",
+    "is_loopback",
+    "scrub",
+    "tls_context",
+]
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+class SmtpError(MailerError):
+    """The SMTP server could not be used; the message names host:port and what to do."""
+
+
+class SmtpConnectionError(SmtpError):
+    """No connection: refused, unreachable, timed out, or closed during the greeting."""
+
+
+class SmtpCertificateError(SmtpError):
+    """The server's certificate is not trusted or does not match the host name."""
+
+
+class SmtpLoginError(SmtpError):
+    """The server refused the user name and password (or offers no login)."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this computer (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip().strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_security(settings: Settings) -> None:
+    """Refuse a plaintext connection to another computer unless explicitly allowed."""
+    if settings.smtp_username and not settings.smtp_password.get_secret_value():
+        raise ConfigError(
+            f"smtp_username is {settings.smtp_username!r} but no password is set; "
+            "set MAILER_SMTP_PASSWORD in the environment or in the workspace's .env"
+        )
+    if settings.smtp_security != Security.NONE or is_loopback(settings.smtp_host):
+        return
+    if not settings.smtp_allow_plaintext_remote:
+        raise ConfigError(
+            f"smtp security 'none' sends letters unencrypted to {settings.smtp_host}; use "
+            "'starttls' or 'tls' (MAILER_SMTP_SECURITY), or set "
+            "MAILER_SMTP_ALLOW_PLAINTEXT_REMOTE=true if you really mean it"
+        )
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """The system's trusted CAs, plus `smtp_ca_file` when given; host names are checked."""
+    context = ssl.create_default_context()
+    if settings.smtp_ca_file:
+        try:
+            context.load_verify_locations(cafile=settings.smtp_ca_file)
+        except (OSError, ssl.SSLError) as error:
+            raise ConfigError(
+                f"smtp_ca_file {settings.smtp_ca_file}: cannot be read as a PEM CA certificate "
+                f"({error.__class__.__name__}); check MAILER_SMTP_CA_FILE"
+            ) from None
+    return context
+
+
+def scrub(text: str, settings: Settings) -> str:
+    """`text` with the password removed, should a server or library ever echo it."""
+    secret = settings.smtp_password.get_secret_value()
+    return text.replace(secret, "***") if secret else text
+
+
+def describe_reply(code: int, message: str) -> str:
+    """A server reply on one line: `550 5.1.1 User unknown`."""
+    return " ".join(f"{code} {message}".split())
+
+
+@dataclass(frozen=True)
+class _Where:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def _client(settings: Settings) -> aiosmtplib.SMTP:
+    security = settings.smtp_security
+    return aiosmtplib.SMTP(
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        timeout=settings.smtp_timeout,
+        use_tls=security == Security.TLS,
+        start_tls=security == Security.STARTTLS,
+        validate_certs=True,
+        tls_context=tls_context(settings) if security != Security.NONE else None,
+    )
+
+
+def _wrap(error: BaseException, where: _Where, settings: Settings) -> SmtpError:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        reason = error.verify_message or "verification failed"
+        return SmtpCertificateError(
+            f"{where}: the server's certificate is not trusted ({reason}); check "
+            "MAILER_SMTP_HOST, or set MAILER_SMTP_CA_FILE to your organisation's CA certificate"
+        )
+    if isinstance(error, aiosmtplib.SMTPAuthenticationError):
+        reply = scrub(describe_reply(error.code, error.message), settings)
+        return SmtpLoginError(
+            f"{where}: login as {settings.smtp_username!r} refused ({reply}); check "
+            "MAILER_SMTP_USERNAME and MAILER_SMTP_PASSWORD"
+        )
+    if isinstance(error, aiosmtplib.SMTPNotSupported):
+        return SmtpConnectionError(
+            f"{where}: {scrub(str(error), settings)}; check MAILER_SMTP_SECURITY "
+            "(starttls for port 587, tls for port 465)"
+        )
+    if isinstance(error, ssl.SSLError):
+        return SmtpConnectionError(
+            f"{where}: TLS failed ({error.reason or error.__class__.__name__}); check "
+            "MAILER_SMTP_SECURITY and MAILER_SMTP_PORT (starttls for 587, tls for 465)"
+        )
+    if isinstance(error, aiosmtplib.SMTPException) and "AUTH extension" in str(error):
+        return SmtpLoginError(
+            f"{where}: the server offers no login; leave MAILER_SMTP_USERNAME empty "
+            "or use an encrypted connection"
+        )
+    detail = scrub(str(error), settings) or error.__class__.__name__
+    return SmtpConnectionError(
+        f"{where}: cannot connect ({' '.join(detail.split())}); check MAILER_SMTP_HOST and "
+        "MAILER_SMTP_PORT, and that the mail server is reachable"
+    )
+
+
+async def connect(settings: Settings) -> aiosmtplib.SMTP:
+    """An open, logged-in connection, or one `SmtpError` line saying what to fix."""
+    check_security(settings)
+    where = _Where(settings.smtp_host, settings.smtp_port)
+    client = _client(settings)
+    try:
+        await client.connect()
+        if settings.smtp_username:
+            await client.login(
+                settings.smtp_username, settings.smtp_password.get_secret_value()
+            )
+    except (aiosmtplib.SMTPException, ssl.SSLError, OSError) as error:
+        client.close()
+        raise _wrap(error, where, settings) from None
+    return client
