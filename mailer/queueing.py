@@ -1,5 +1,6 @@
 """Queueing an intake file: validate every row first, then put one message per record in the
-outbox, skipping records that are already there.
+outbox, skipping records that are already there. A record queued again with changes replaces its
+unsent message, or (after it was sent) gets an updated invitation: see `rescheduling`.
 
 The file is read twice (validate, then queue) instead of held in memory, so an export of any size
 takes the same memory.
@@ -16,7 +17,8 @@ from mailer.compose import Composer
 from mailer.errors import InvalidRecords, MailerError, RowProblem
 from mailer.intake_files import read_intake_file
 from mailer.outbox import Outbox, RecordAlreadyQueued, StoredMessage
-from mailer.records import now_in_amsterdam
+from mailer.records import IntakeRecord, now_in_amsterdam
+from mailer.rescheduling import queue_again
 
 __all__ = ["QueueReport", "queue_file", "validate_file"]
 
@@ -27,6 +29,10 @@ class QueueReport:
 
     queued: list[StoredMessage] = field(default_factory=list)
     already_queued: list[tuple[int, str]] = field(default_factory=list)  # (row, message ID)
+    # Unsent messages rendered again because their record changed (same ID, approval withdrawn).
+    replaced: list[tuple[int, StoredMessage]] = field(default_factory=list)
+    # Updated invitations for meetings whose first invitation was sent (also in `queued`).
+    updated: list[tuple[int, StoredMessage]] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     queued_count: int = 0
 
@@ -80,14 +86,12 @@ def queue_file(
     for result in read_intake_file(path, now=now):
         if result.record is None or result.row in invalid_rows:
             continue
-        existing = outbox.message_for_key(result.record.dedup_key)
         try:
-            if existing is not None:
-                raise RecordAlreadyQueued(existing)
-            composed = composer.compose(result.record, queued_by)
-            stored = outbox.add(composed.draft, composed.data, by=queued_by)
-        except RecordAlreadyQueued as already:
-            report.already_queued.append((result.row, already.existing_id))
+            stored = _queue_record(result.record, result.row, outbox, composer, queued_by, report)
+        except MailerError as error:
+            report.problems.append(RowProblem(path.name, result.row, "id", str(error)))
+            continue
+        if stored is None:
             continue
         report.queued_count += 1
         if keep_messages:
@@ -95,3 +99,31 @@ def queue_file(
         if on_queued:
             on_queued(stored)
     return report
+
+
+def _queue_record(
+    record: IntakeRecord,
+    row: int,
+    outbox: Outbox,
+    composer: Composer,
+    queued_by: str,
+    report: QueueReport,
+) -> StoredMessage | None:
+    """Queue one record; return the new message, or None when no new message was made."""
+    existing = outbox.message_for_key(record.dedup_key)
+    try:
+        if existing is None:
+            composed = composer.compose(record, queued_by)
+            return outbox.add(composed.draft, composed.data, by=queued_by)
+        change = queue_again(outbox, composer, existing, record, queued_by)
+    except RecordAlreadyQueued as already:
+        report.already_queued.append((row, already.existing_id))
+        return None
+    if change.action == "updated":
+        report.updated.append((row, change.message))
+        return change.message
+    if change.action == "replaced":
+        report.replaced.append((row, change.message))
+    else:
+        report.already_queued.append((row, change.message.id))
+    return None

@@ -62,6 +62,17 @@ def _print_report(report: QueueReport, as_json: bool) -> None:
             f"to {', '.join(message.to)}",
             markup=False,
         )
+    for row, message in report.updated:
+        console.print(
+            f"row {row}: {message.id} is an updated invitation (the earlier one was sent)",
+            markup=False,
+        )
+    for row, message in report.replaced:
+        console.print(
+            f"row {row}: {message.id} was not sent yet and now holds the changed record; "
+            "review it again",
+            markup=False,
+        )
     for row, message_id in report.already_queued:
         console.print(
             f"row {row}: already in the outbox as {message_id}; not queued again", markup=False
