@@ -2,10 +2,186 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from mailer.cli.common import HomeOption, console, default_person, open_workspace, print_problem
+from mailer.compose import Composer
+from mailer.errors import MailerError
+from mailer.letter_data import LetterKind
+from mailer.outbox import State
+from mailer.rendering import LetterRenderer, template_version
+from mailer.rescheduling import Change, cancel_meeting, rerender
+from mailer.template_review import check_templates, languages, write_preview
+from mailer.template_signoff import read_signoffs, sign_off
+
 __all__ = ["register"]
+
+template_app = typer.Typer(
+    help="Check, preview and sign off the letter templates.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+ByOption = Annotated[
+    str | None, typer.Option("--by", help="Who does this (default: your login name).")
+]
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False)
+
+
+@template_app.command("check")
+def check(home: HomeOption = None) -> None:
+    """Render every template in every language with sample data and report each problem."""
+    opened = open_workspace(home)
+    issues = check_templates(opened.workspace, opened.settings)
+    for issue in issues:
+        print_problem(str(issue))
+    if issues:
+        print_problem(f"{len(issues)} problem(s); correct the template(s) and check again.")
+        raise typer.Exit(1)
+    version = template_version(opened.workspace.templates_dir)
+    found = ", ".join(languages(opened.workspace.templates_dir))
+    signers = [item.by for item in read_signoffs(opened.workspace) if item.version == version]
+    status = (
+        f"signed off by {', '.join(signers)}"
+        if signers
+        else "not signed off yet: share the preview, then `mailer template approve --by NAME`"
+    )
+    _say(f"Templates are fine in {found}; version {version}, {status}.")
+
+
+@template_app.command("preview")
+def preview(
+    home: HomeOption = None,
+    *,
+    lang: Annotated[
+        list[str] | None, typer.Option("--lang", help="nl or en (default: every language).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the preview files.")] = Path(
+        "preview"
+    ),
+    kind: Annotated[
+        str, typer.Option("--kind", help="invitation, update or cancellation.")
+    ] = "invitation",
+) -> None:
+    """Write the letter with sample data as HTML, text and PDF, to share with the team."""
+    opened = open_workspace(home)
+    available = languages(opened.workspace.templates_dir)
+    chosen = lang or available
+    unknown = [language for language in chosen if language not in available]
+    if unknown or kind not in ("invitation", "update", "cancellation"):
+        wrong = f"--lang {unknown[0]}" if unknown else f"--kind {kind}"
+        print_problem(
+            f"{wrong}: not available; choose from {', '.join(available)} and "
+            "invitation, update or cancellation"
+        )
+        raise typer.Exit(2)
+    letter_kind: LetterKind = kind  # type: ignore[assignment]  # checked just above
+    for language in chosen:
+        written = write_preview(opened.workspace, opened.settings, language, out, kind=letter_kind)
+        _say(f"{language}: wrote {', '.join(str(path) for path in written)}")
+        if not any(path.suffix == ".pdf" for path in written):
+            _say(f"{language}: no PDF (no Chromium found); open the .html file and print it.")
+
+
+@template_app.command("approve")
+def approve_template(
+    home: HomeOption = None,
+    *,
+    by: Annotated[str, typer.Option("--by", help="Who signs off for the team.")],
+) -> None:
+    """Record the team's sign-off of the current template version."""
+    opened = open_workspace(home)
+    issues = check_templates(opened.workspace, opened.settings)
+    if issues:
+        for issue in issues:
+            print_problem(str(issue))
+        print_problem("Not signed off: correct these problems first (`mailer template check`).")
+        raise typer.Exit(1)
+    version = sign_off(opened.workspace, by)
+    _say(f"Template version {version} signed off by {by.strip()}.")
+    older = [
+        message.id
+        for message in opened.outbox.messages()
+        if message.state in {State.PENDING, State.APPROVED} and message.template_version != version
+    ]
+    if older:
+        _say(
+            f"{len(older)} message(s) waiting for review use an older version; "
+            "`mailer rerender --all-pending` renders them with this one."
+        )
+
+
+def _describe(change: Change) -> str:
+    message = change.message
+    if change.action == "unchanged":
+        return f"{message.id}: unchanged"
+    if change.action == "cancelled":
+        return (
+            f"{message.id}: cancellation queued for {message.child_name}; "
+            f"review it with `mailer show {message.id}`"
+        )
+    return f"{message.id}: {change.note or change.action}"
+
+
+def rerender_command(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Message IDs (or unique prefixes).")
+    ] = None,
+    home: HomeOption = None,
+    *,
+    all_pending: Annotated[
+        bool, typer.Option("--all-pending", help="Every message not sent yet (pending, approved).")
+    ] = False,
+    by: ByOption = None,
+) -> None:
+    """Render messages again after the template or the configuration changed."""
+    opened = open_workspace(home)
+    if bool(ids) == all_pending:
+        print_problem("give message IDs or --all-pending (not both)")
+        raise typer.Exit(2)
+    if all_pending:
+        chosen = [
+            message.id
+            for message in opened.outbox.messages()
+            if message.state in {State.PENDING, State.APPROVED}
+        ]
+    else:
+        chosen = [opened.outbox.resolve(typed) for typed in ids or []]
+    composer = Composer(opened.settings, LetterRenderer(opened.workspace.templates_dir))
+    failed = 0
+    for message_id in chosen:
+        try:
+            _say(_describe(rerender(opened.outbox, composer, message_id, by or default_person())))
+        except MailerError as error:
+            print_problem(str(error))
+            failed += 1
+    _say(f"{len(chosen) - failed} message(s) checked, {failed} could not be rendered.")
+    if failed:
+        raise typer.Exit(1)
+
+
+def cancel_command(
+    message_id: Annotated[str, typer.Argument(help="The sent invitation to cancel.")],
+    home: HomeOption = None,
+    *,
+    by: ByOption = None,
+) -> None:
+    """Queue a cancellation of a sent invitation; like every message it waits for approval."""
+    opened = open_workspace(home)
+    composer = Composer(opened.settings, LetterRenderer(opened.workspace.templates_dir))
+    resolved = opened.outbox.resolve(message_id)
+    change = cancel_meeting(opened.outbox, composer, resolved, by or default_person())
+    _say(_describe(change))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `mailer` app."""
+    app.add_typer(template_app, name="template")
+    app.command("rerender")(rerender_command)
+    app.command("cancel")(cancel_command)
