@@ -6,6 +6,7 @@ does), opens the browser where there is one, and runs until Ctrl+C.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import webbrowser
 from typing import Annotated
@@ -42,7 +43,10 @@ def review(
     if not no_browser and not _open_browser(server.url):
         sys.stdout.write("No browser found here; open the address above in a browser.\n")
         sys.stdout.flush()
-    server.run()
+    # uvicorn stops gracefully on Ctrl+C and then raises the signal again: here it is the
+    # normal way to stop, not an interruption.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
     sys.stdout.write("Review page stopped.\n")
 
 

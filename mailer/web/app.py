@@ -36,7 +36,7 @@ from mailer.web.presenting import (
     when,
 )
 from mailer.web.security import FRAME_CSP, Guard, Session, Sessions, check_csrf, session_of
-from mailer.web.texts import MESSAGES, PAGE, STATE_NAMES
+from mailer.web.texts import KIND_NAMES, MESSAGES, PAGE, STATE_NAMES, note_in_dutch
 from mailer.workspace import Workspace
 
 __all__ = ["ReviewContext", "create_app"]
@@ -49,6 +49,8 @@ _PAGES = jinja2.Environment(
 )
 _PAGES.filters["short"] = moment_short
 _PAGES.filters["state_name"] = lambda state: STATE_NAMES[state]
+_PAGES.filters["kind_name"] = lambda kind: KIND_NAMES.get(kind, kind)
+_PAGES.filters["note"] = note_in_dutch
 
 Handler = Callable[[Request], Awaitable[Response]]
 

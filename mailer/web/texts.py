@@ -12,11 +12,13 @@ from collections.abc import Callable
 from mailer.outbox import State
 
 __all__ = [
+    "KIND_NAMES",
     "MESSAGES",
     "PAGE",
     "STATE_HINTS",
     "STATE_NAMES",
     "STATE_ORDER",
+    "note_in_dutch",
     "problem_in_dutch",
 ]
 
@@ -49,6 +51,22 @@ STATE_HINTS: dict[State, str] = {
     State.SENT: "De mailserver heeft deze brieven aangenomen.",
     State.FAILED: "Deze brieven konden niet worden verzonden; zie het probleem per brief.",
     State.UNKNOWN: "Niet bekend of deze brieven zijn aangekomen; beslis met `mailer resolve`.",
+}
+
+KIND_NAMES: dict[str, str] = {
+    "invitation": "Uitnodiging",
+    "update": "Gewijzigde uitnodiging",
+    "cancellation": "Afzegging",
+}
+
+# Notes the core writes in a message's history, in Dutch; others are shown as they are.
+_NOTES: dict[str, str] = {
+    "queued": "klaargezet",
+    "approved": "goedgekeurd",
+    "approved although the template version has no sign-off": (
+        "goedgekeurd, hoewel de sjabloonversie niet was vastgesteld"
+    ),
+    "rejected (the reason is kept with the message)": "afgewezen (de reden staat bij het bericht)",
 }
 
 PAGE: dict[str, str] = {
@@ -113,6 +131,7 @@ PAGE: dict[str, str] = {
     "refused_title": "Geen toegang",
     "error_title": "Er ging iets mis",
     "new": "nieuw",
+    "kind": "Soort",
 }
 
 MESSAGES: dict[str, str] = {
@@ -205,3 +224,7 @@ def problem_in_dutch(problem: str, last_error: str | None = None) -> str:
         if match:
             return dutch(match)
     return problem
+
+
+def note_in_dutch(note: str) -> str:
+    return _NOTES.get(note, note)

@@ -1,0 +1,468 @@
+"""The review page's rules, over HTTP: the token, the session cookie, CSRF and Origin checks,
+security headers, and approving and rejecting through the same outbox code as the CLI.
+
+Starlette's TestClient speaks to the app in-process; one test runs `mailer review` as a real
+subprocess and talks to it over a socket.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from conftest import intake_row, write_csv
+from starlette.exceptions import StarletteDeprecationWarning
+
+from mailer.config import load_settings
+from mailer.outbox import Outbox, State
+from mailer.review import approve
+from mailer.template_signoff import sign_off
+from mailer.web import create_app
+from mailer.web.presenting import meeting_from_calendar
+from mailer.web.security import FRAME_CSP
+from mailer.web.texts import problem_in_dutch
+from mailer.workspace import Workspace
+
+with warnings.catch_warnings():
+    # Starlette 1.x asks for `httpx2` under its TestClient and warns at import when it finds
+    # `httpx` (which the project's dev extras install); the client works the same with either.
+    warnings.filterwarnings("ignore", "Using `httpx`", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
+
+PORT = 8765
+BASE = f"http://127.0.0.1:{PORT}"
+ORIGIN = {"Origin": BASE}
+TOKEN = "test-token-0123456789"
+RunCli = Callable[..., tuple[int, str, str]]
+
+
+def queue_children(workspace: Workspace, run_cli: RunCli, *names: str) -> list[str]:
+    """Queue one invitation per child name (queued by `coach`); return the message IDs in order."""
+    rows = [
+        intake_row(id=f"PL-{number}", child_name=name, meeting_time=f"1{number}:00")
+        for number, name in enumerate(names)
+    ]
+    code, out, err = run_cli(
+        "queue", str(write_csv(workspace.root / "in.csv", rows)), "--by", "coach"
+    )
+    assert code == 0, err
+    return re.findall(r"^queued (\w+)", out, flags=re.MULTILINE)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def sha_of(html: str) -> str:
+    found = re.search(r'name="sha256" value="([0-9a-f]{64})"', html)
+    assert found, "the page offers no approval"
+    return found.group(1)
+
+
+@pytest.fixture
+def signed_workspace(workspace: Workspace) -> Workspace:
+    sign_off(workspace, "Teamleider")
+    return workspace
+
+
+@pytest.fixture
+def client(signed_workspace: Workspace) -> Iterator[TestClient]:
+    app = create_app(signed_workspace, load_settings(signed_workspace.root), token=TOKEN, port=PORT)
+    with TestClient(app, base_url=BASE, follow_redirects=False) as test_client:
+        yield test_client
+
+
+def log_in(client: TestClient, name: str = "Anna") -> str:
+    """Open the printed address, give a name; return the session's CSRF token."""
+    assert client.get(f"/?token={TOKEN}").status_code == 303
+    form = client.get("/naam")
+    csrf = csrf_of(form.text)
+    saved = client.post("/naam", data={"csrf": csrf, "naam": name, "verder": "/"}, headers=ORIGIN)
+    assert saved.status_code == 303
+    return csrf
+
+
+def outbox_of(workspace: Workspace) -> Outbox:
+    return Outbox(workspace.outbox_dir)
+
+
+# -- the token and the session ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/naam", "/static/style.css", "/bericht/abc", "/x"])
+def test_every_page_without_token_is_refused(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 403
+    assert "mailer review" in response.text
+
+
+def test_wrong_token_is_refused_and_sets_no_cookie(client: TestClient) -> None:
+    response = client.get("/?token=wrong")
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
+def test_token_becomes_httponly_strict_cookie_and_leaves_the_address(client: TestClient) -> None:
+    response = client.get(f"/?token={TOKEN}&x=1")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/?x=1"
+    cookie = response.headers["set-cookie"].lower()
+    assert f"mailer_review_{PORT}=" in cookie
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert TOKEN not in response.headers["set-cookie"]  # the cookie holds a session, not the token
+    assert client.get("/naam").status_code == 200
+
+
+def test_foreign_host_header_is_refused_even_with_a_session(client: TestClient) -> None:
+    log_in(client)
+    # DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends its own Host.
+    response = client.get("/", headers={"Host": f"evil.example:{PORT}"})
+    assert response.status_code == 403
+
+
+def test_name_is_asked_once_and_kept_for_the_session(client: TestClient) -> None:
+    client.get(f"/?token={TOKEN}")
+    first = client.get("/")
+    assert first.status_code == 303
+    assert first.headers["location"].startswith("/naam")
+    log_in(client, "Fatima")
+    overview = client.get("/")
+    assert overview.status_code == 200
+    assert "Fatima" in overview.text
+
+
+def test_name_with_control_characters_is_refused(client: TestClient) -> None:
+    client.get(f"/?token={TOKEN}")
+    csrf = csrf_of(client.get("/naam").text)
+    client.post("/naam", data={"csrf": csrf, "naam": "An\x1bna"}, headers=ORIGIN)
+    assert client.get("/").status_code == 303  # still no name
+    assert "Vul uw naam in" in client.get("/naam").text
+
+
+def test_next_page_after_the_name_stays_on_this_site(client: TestClient) -> None:
+    client.get(f"/?token={TOKEN}")
+    csrf = csrf_of(client.get("/naam").text)
+    data = {"csrf": csrf, "naam": "Anna", "verder": "//evil.example/"}
+    response = client.post("/naam", data=data, headers=ORIGIN)
+    assert response.headers["location"] == "/"
+
+
+# -- headers ---------------------------------------------------------------------------------
+
+
+def test_pages_carry_security_headers_without_remote_sources(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli
+) -> None:
+    queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    log_in(client)
+    for response in (client.get("/"), client.get("/static/style.css"), client.get("/nope")):
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'none'" in csp
+        assert "frame-ancestors 'none'" in csp
+        assert "http" not in csp  # no remote source anywhere
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-content-type-options"] == "nosniff"
+    assert "script-src" not in client.get("/").headers["content-security-policy"]
+
+
+def test_letter_html_has_its_own_sandbox_policy_and_matches_the_shown_version(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli
+) -> None:
+    (message_id,) = queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    log_in(client)
+    page = client.get(f"/bericht/{message_id}").text
+    shown = sha_of(page)
+    assert f'src="/bericht/{message_id}/html?v={shown}"' in page
+    assert 'sandbox=""' in page
+    letter = client.get(f"/bericht/{message_id}/html?v={shown}")
+    assert letter.status_code == 200
+    assert letter.headers["content-security-policy"] == FRAME_CSP
+    assert "Zoë" in letter.text
+    assert client.get(f"/bericht/{message_id}/html?v={'0' * 64}").status_code == 409
+
+
+# -- cross-site requests ---------------------------------------------------------------------
+
+
+def test_post_without_csrf_token_changes_nothing(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli
+) -> None:
+    (message_id,) = queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    log_in(client)
+    shown = sha_of(client.get(f"/bericht/{message_id}").text)
+    response = client.post(
+        f"/bericht/{message_id}/goedkeuren", data={"sha256": shown}, headers=ORIGIN
+    )
+    assert response.status_code == 403
+    assert outbox_of(signed_workspace).load(message_id).state == State.PENDING
+
+
+@pytest.mark.parametrize(
+    "origin", [None, "http://evil.example", "null", f"http://127.0.0.1:{PORT + 1}"]
+)
+def test_cross_site_form_post_is_refused(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli, origin: str | None
+) -> None:
+    (message_id,) = queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    csrf = log_in(client)
+    shown = sha_of(client.get(f"/bericht/{message_id}").text)
+    headers = {"Origin": origin} if origin else {}
+    response = client.post(
+        f"/bericht/{message_id}/goedkeuren",
+        data={"csrf": csrf, "sha256": shown},
+        headers=headers,
+    )
+    assert response.status_code == 403
+    assert outbox_of(signed_workspace).load(message_id).state == State.PENDING
+
+
+def test_state_changes_only_by_post(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli
+) -> None:
+    (message_id,) = queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    log_in(client)
+    assert client.get(f"/bericht/{message_id}/goedkeuren").status_code == 405
+    assert client.get(f"/bericht/{message_id}/afwijzen?reden=x").status_code == 405
+    assert outbox_of(signed_workspace).load(message_id).state == State.PENDING
+
+
+# -- deciding --------------------------------------------------------------------------------
+
+
+def test_approve_records_reviewer_and_the_shown_hash(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli
+) -> None:
+    (message_id,) = queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    csrf = log_in(client, "Anna")
+    shown = sha_of(client.get(f"/bericht/{message_id}").text)
+    response = client.post(
+        f"/bericht/{message_id}/goedkeuren", data={"csrf": csrf, "sha256": shown}, headers=ORIGIN
+    )
+    assert response.status_code == 303
+    stored = outbox_of(signed_workspace).load(message_id)
+    assert stored.state == State.APPROVED
+    assert stored.approval is not None
+    assert (stored.approval.by, stored.approval.sha256) == ("Anna", shown)
+    assert (
+        "Goedgekeurd: de brief voor Zoë de Vries" in client.get(response.headers["location"]).text
+    )
+
+
+def test_stale_approval_is_refused_in_dutch(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli
+) -> None:
+    (message_id,) = queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    csrf = log_in(client)
+    shown = sha_of(client.get(f"/bericht/{message_id}").text)
+    outbox = outbox_of(signed_workspace)
+    changed = outbox.read_bytes(message_id).replace(b"Zo", b"Zo ", 1)
+    outbox.transition(message_id, State.PENDING, by="coach", note="re-rendered", new_bytes=changed)
+    response = client.post(
+        f"/bericht/{message_id}/goedkeuren", data={"csrf": csrf, "sha256": shown}, headers=ORIGIN
+    )
+    assert outbox.load(message_id).state == State.PENDING
+    page = client.get(response.headers["location"]).text
+    assert "is veranderd nadat u hem opende" in page
+
+
+def test_four_eyes_refusal_is_explained(signed_workspace: Workspace, run_cli: RunCli) -> None:
+    settings_file = signed_workspace.settings_file
+    settings_file.write_text(
+        settings_file.read_text(encoding="utf-8").replace("four_eyes = false", "four_eyes = true"),
+        encoding="utf-8",
+    )
+    (message_id,) = queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    app = create_app(signed_workspace, load_settings(signed_workspace.root), token=TOKEN, port=PORT)
+    with TestClient(app, base_url=BASE, follow_redirects=False) as client:
+        csrf = log_in(client, "Coach")
+        shown = sha_of(client.get(f"/bericht/{message_id}").text)
+        client.post(
+            f"/bericht/{message_id}/goedkeuren",
+            data={"csrf": csrf, "sha256": shown},
+            headers=ORIGIN,
+        )
+        assert "vier-ogenprincipe" in client.get(f"/bericht/{message_id}").text
+    assert outbox_of(signed_workspace).load(message_id).state == State.PENDING
+
+
+def test_unsigned_template_is_explained_and_offers_no_override(
+    workspace: Workspace, run_cli: RunCli
+) -> None:
+    (message_id,) = queue_children(workspace, run_cli, "Zoë de Vries")
+    app = create_app(workspace, load_settings(workspace.root), token=TOKEN, port=PORT)
+    with TestClient(app, base_url=BASE, follow_redirects=False) as client:
+        csrf = log_in(client)
+        page = client.get(f"/bericht/{message_id}").text
+        assert "nog niet door het team vastgesteld" in page
+        data = {"csrf": csrf, "sha256": sha_of(page), "override_template": "1"}
+        client.post(f"/bericht/{message_id}/goedkeuren", data=data, headers=ORIGIN)
+        assert "mailer template approve" in client.get(f"/bericht/{message_id}").text
+    assert outbox_of(workspace).load(message_id).state == State.PENDING
+
+
+def test_reject_needs_a_reason_and_keeps_it(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli
+) -> None:
+    (message_id,) = queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    csrf = log_in(client, "Joost")
+    url = f"/bericht/{message_id}/afwijzen"
+    client.post(url, data={"csrf": csrf, "reden": "   "}, headers=ORIGIN)
+    assert "Geef een reden op" in client.get(f"/bericht/{message_id}").text
+    assert outbox_of(signed_workspace).load(message_id).state == State.PENDING
+    client.post(url, data={"csrf": csrf, "reden": "verkeerde groep"}, headers=ORIGIN)
+    stored = outbox_of(signed_workspace).load(message_id)
+    assert stored.state == State.REJECTED
+    assert stored.rejection is not None
+    assert (stored.rejection.by, stored.rejection.reason) == ("Joost", "verkeerde groep")
+
+
+def test_approve_selected_approves_only_the_ticked_unchanged_ones(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli
+) -> None:
+    first, second, third = queue_children(signed_workspace, run_cli, "Zoë", "Ümit", "Anaïs")
+    csrf = log_in(client)
+    overview = client.get("/").text
+    ticks = dict(re.findall(r'name="kies" value="(\w+):([0-9a-f]{64})"', overview))
+    assert set(ticks) == {first, second, third}
+    outbox = outbox_of(signed_workspace)
+    changed = outbox.read_bytes(second).replace(b"Subject:", b"Subject:", 1) + b"\r\n"
+    outbox.transition(second, State.PENDING, by="coach", new_bytes=changed)
+    chosen = [f"{first}:{ticks[first]}", f"{second}:{ticks[second]}"]
+    response = client.post("/goedkeuren", data={"csrf": csrf, "kies": chosen}, headers=ORIGIN)
+    assert response.status_code == 303
+    states = {m.id: m.state for m in outbox.messages()}
+    assert states == {first: State.APPROVED, second: State.PENDING, third: State.PENDING}
+    page = client.get("/").text
+    assert "1 brief/brieven goedgekeurd" in page
+    assert "de brief voor Ümit is veranderd" in page
+
+
+def test_overview_shows_a_message_changed_after_approval(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli
+) -> None:
+    (message_id,) = queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    outbox = outbox_of(signed_workspace)
+    from mailer.review import review_policy
+
+    approve(
+        outbox,
+        message_id,
+        "Anna",
+        review_policy(signed_workspace, load_settings(signed_workspace.root)),
+    )
+    outbox.eml_path(message_id).write_bytes(outbox.read_bytes(message_id) + b"\r\n")
+    log_in(client)
+    assert "De brief is veranderd nadat hij werd goedgekeurd" in client.get("/").text
+
+
+def test_message_page_shows_subject_text_calendar_and_history(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli
+) -> None:
+    (message_id,) = queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    log_in(client)
+    page = client.get(f"/bericht/{message_id[:4]}").text  # a unique prefix is enough
+    stored = outbox_of(signed_workspace).load(message_id)
+    assert stored.subject.replace("'", "&#39;") in page
+    assert 'id="text-part"' in page
+    assert "Wacht op beoordeling" in page
+    assert "coach" in page  # the history names who queued it
+    calendar = page[page.index('id="calendar"') :]
+    assert "geen agenda-uitnodiging" not in calendar
+    assert "sanne@example.nl" in calendar  # an attendee of the invitation
+
+
+def test_unknown_message_leads_back_to_the_overview(client: TestClient) -> None:
+    log_in(client)
+    response = client.get("/bericht/zzzzzzzz")
+    assert response.status_code == 303
+    assert "staat niet (meer) in de outbox" in client.get("/").text
+
+
+# -- small parts -----------------------------------------------------------------------------
+
+
+def test_calendar_meeting_is_read_in_words() -> None:
+    ics = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//NL\r\nMETHOD:REQUEST\r\n"
+        b"BEGIN:VEVENT\r\nUID:1@example\r\nDTSTAMP:20260101T000000Z\r\n"
+        b"DTSTART:20270112T083000Z\r\nDTEND:20270112T090000Z\r\nSUMMARY:Kennismakingsgesprek\r\n"
+        b"LOCATION:De Speeldoos\r\nORGANIZER;CN=Opvang:mailto:intake@example.nl\r\n"
+        b"ATTENDEE;CN=Sanne:mailto:sanne@example.nl\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    meeting = meeting_from_calendar(ics)
+    assert meeting is not None
+    assert meeting["start"] == "dinsdag 12 januari 2027 om 09:30"  # Amsterdam time
+    assert meeting["attendees"] == ["Sanne <sanne@example.nl>"]
+    assert meeting["organizer"] == "Opvang <intake@example.nl>"
+
+
+def test_unknown_problem_is_shown_as_it_is_and_send_errors_keep_the_server_reply() -> None:
+    assert problem_in_dutch("something new") == "something new"
+    reply = "550 5.1.1 User unknown"
+    assert problem_in_dutch(reply, last_error=reply) == f"Fout bij het verzenden: {reply}"
+    assert problem_in_dutch("template version abc123 has no team sign-off").startswith(
+        "Sjabloonversie abc123"
+    )
+
+
+# -- the command -----------------------------------------------------------------------------
+
+
+def test_review_command_prints_a_token_address_on_loopback_and_stops_on_ctrl_c(
+    signed_workspace: Workspace,
+) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mailer",
+            "review",
+            "--no-browser",
+            "--home",
+            str(signed_workspace.root),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(2)]
+        found = re.search(r"(http://127\.0\.0\.1:\d+)/\?token=(\S+)", "".join(lines))
+        assert found, lines
+        base, token = found.groups()
+        with httpx.Client(base_url=base, follow_redirects=False) as http:
+            assert http.get("/").status_code == 403
+            entered = http.get(f"/?token={token}")
+            assert entered.status_code == 303
+            assert http.get("/naam").status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    assert "Review page stopped." in out
+    assert token not in err  # no access log holding the token
+
+
+def test_review_command_refuses_a_port_in_use(signed_workspace: Workspace, run_cli: RunCli) -> None:
+    from mailer.web.server import bind_loopback
+
+    taken = bind_loopback(0)
+    try:
+        code, _, err = run_cli("review", "--no-browser", "--port", str(taken.getsockname()[1]))
+    finally:
+        taken.close()
+    assert code == 1
+    assert "already in use" in err
