@@ -91,14 +91,29 @@ class SendReport:
 
 
 def plan_send(
-    outbox: Outbox, *, limit: int | None = None, now: datetime | None = None
+    outbox: Outbox,
+    *,
+    limit: int | None = None,
+    now: datetime | None = None,
+    recover_as: str | None = None,
 ) -> SendReport:
-    """Which approved messages may be sent now (in queueing order), and why others may not."""
+    """Which approved messages may be sent now (in queueing order), and why others may not.
+
+    With `recover_as`, messages left in `sending` by a process that is gone are marked `unknown`
+    in the same pass (a dry run leaves them alone).
+    """
     now = now or now_in_amsterdam()
     report = SendReport()
     for stored in sorted(outbox.messages(), key=lambda s: (s.created_at, s.id)):
         if stored.state == State.PENDING:
             report.skipped["not approved yet"] += 1
+        elif (
+            stored.state == State.SENDING
+            and recover_as is not None
+            and not claimer_alive(stored.claim)
+            and _mark_unknown(outbox, stored, recover_as)
+        ):
+            report.recovered.append(stored.id)
         if stored.state != State.APPROVED:
             continue
         problem = sendable_problem(outbox, stored, now)
@@ -288,13 +303,14 @@ def send_approved(
     progress: ProgressCallback | None = None,
     plan: SendReport | None = None,
 ) -> SendReport:
-    """Recover stale claims, then send what `plan_send` allows; return what happened."""
+    """Send what `plan` (default: `plan_send` with recovery of stale claims) allows.
+
+    A caller that passes its own `plan` made it with `recover_as` so stale claims are handled.
+    """
     if connections < 1:
         raise OutboxError("--connections must be 1 or more")
     check_security(settings)
-    recovered = recover_stale(outbox, by)
-    report = plan or plan_send(outbox, limit=limit)
-    report.recovered = recovered
+    report = plan or plan_send(outbox, limit=limit, recover_as=by)
     run = _Run(
         outbox=outbox,
         settings=settings,

@@ -5,10 +5,325 @@ send, check, resolve, log, purge, demo and smtp-server.
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
+import threading
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mailer.cli.common import (
+    HomeOption,
+    Opened,
+    console,
+    default_person,
+    open_workspace,
+    print_json,
+    print_problem,
+    print_rows,
+)
+from mailer.cli.review_commands import list_messages
+from mailer.config import Settings
+from mailer.demo import run_demo
+from mailer.journal import read_entries
+from mailer.outbox import Outbox
+from mailer.purge import purge_before
+from mailer.records import AMSTERDAM
+from mailer.send_records import resolve_unknown
+from mailer.sending import SendEvent, SendReport, plan_send, send_approved
+from mailer.smtp_client import check_security, connect, tls_context
+from mailer.smtp_server import LocalSmtpServer
 
 __all__ = ["register"]
 
 
+def _server_line(settings: Settings) -> str:
+    login = f" as {settings.smtp_username}" if settings.smtp_username else ""
+    return f"{settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security.value}){login}"
+
+
+def _dry_run(opened: Opened, plan: SendReport) -> None:
+    for message_id in plan.planned:
+        stored = opened.outbox.load(message_id)
+        console.print(
+            f"would send {message_id} to {', '.join(stored.to)}: {stored.subject}", markup=False
+        )
+    console.print(
+        f"Would send {len(plan.planned)} message(s) via {_server_line(opened.settings)}; "
+        "nothing was sent and no connection was opened.",
+        markup=False,
+    )
+
+
+def _confirm(opened: Opened, count: int, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        print_problem("send needs --yes when not run in a terminal; try `mailer send --dry-run`")
+        raise typer.Exit(2)
+    typer.confirm(
+        f"Send {count} approved message(s) via {_server_line(opened.settings)}?", abort=True
+    )
+
+
+def _event_line(event: SendEvent) -> str:
+    return f"{event.message_id}  {event.detail}"
+
+
+def _send_with_progress(opened: Opened, plan: SendReport, by: str, connections: int) -> None:
+    def send(progress: Any) -> None:
+        send_approved(
+            opened.outbox,
+            opened.settings,
+            by=by,
+            connections=connections,
+            progress=progress,
+            plan=plan,
+        )
+
+    if not console.is_terminal:
+        send(lambda event: console.print(_event_line(event), markup=False))
+        return
+    columns = (TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("send", total=len(plan.planned))
+
+        def advance(event: SendEvent) -> None:
+            bar.advance(task)
+            if event.outcome != "sent" or event.detail != "sent":
+                bar.console.print(_event_line(event), markup=False)
+
+        send(advance)
+
+
+def _print_outcome(plan: SendReport) -> None:
+    for message_id in plan.recovered:
+        print_problem(
+            f"{message_id}: its sender stopped while sending; it is now unknown: decide with "
+            f"`mailer resolve {message_id} --sent` or `--resend --by NAME`"
+        )
+    if plan.stopped:
+        print_problem(f"stopped: {plan.stopped}")
+    console.print(plan.summary(), markup=False)
+
+
+def send(
+    home: HomeOption = None,
+    *,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be sent; open no connection.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Send at most this many messages.")
+    ] = None,
+    connections: Annotated[
+        int, typer.Option("--connections", min=1, max=16, help="SMTP connections in parallel.")
+    ] = 1,
+) -> None:
+    """Send approved messages whose bytes are still exactly what was approved."""
+    opened = open_workspace(home)
+    check_security(opened.settings)
+    if dry_run:
+        _dry_run(opened, plan_send(opened.outbox, limit=limit))
+        return
+    by = default_person()
+    plan = plan_send(opened.outbox, limit=limit, recover_as=by)
+    if plan.planned:
+        _confirm(opened, len(plan.planned), yes)
+        _send_with_progress(opened, plan, by, connections)
+    _print_outcome(plan)
+    if not plan.all_well:
+        raise typer.Exit(1)
+
+
+async def _try_login(settings: Settings) -> None:
+    client = await connect(settings)
+    await client.quit()
+
+
+def check(
+    home: HomeOption = None,
+    *,
+    smtp: Annotated[
+        bool, typer.Option("--smtp", help="Also connect and log in (nothing is sent).")
+    ] = False,
+) -> None:
+    """Check the configuration; with --smtp, also connect to the mail server and log in."""
+    opened = open_workspace(home)
+    settings = opened.settings
+    check_security(settings)
+    tls_context(settings)
+    password = "set" if settings.smtp_password.get_secret_value() else "not set"
+    console.print(
+        f"Configuration OK: sender {settings.sender}, server {_server_line(settings)}, "
+        f"password {password}.",
+        markup=False,
+    )
+    if smtp:
+        asyncio.run(_try_login(settings))
+        console.print(
+            f"Connected to {settings.smtp_host}:{settings.smtp_port}"
+            f"{' and logged in' if settings.smtp_username else ''}; nothing was sent.",
+            markup=False,
+        )
+
+
+def resolve(
+    message: Annotated[str, typer.Argument(help="Message ID (a unique prefix is enough).")],
+    home: HomeOption = None,
+    *,
+    sent: Annotated[bool, typer.Option("--sent", help="It did arrive: record it as sent.")] = False,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="It did not arrive: send it again (same Message-ID).")
+    ] = False,
+    by: Annotated[str, typer.Option("--by", help="Your name: the decision is recorded under it.")],
+) -> None:
+    """Decide about a message whose delivery is unknown."""
+    if sent == resend:
+        print_problem("give exactly one of --sent or --resend")
+        raise typer.Exit(2)
+    opened = open_workspace(home)
+    message_id = opened.outbox.resolve(message)
+    resolve_unknown(opened.outbox, message_id, sent=sent, by=by)
+    if sent:
+        console.print(f"{message_id} recorded as sent by decision of {by}.", markup=False)
+    else:
+        console.print(
+            f"{message_id} is approved again by decision of {by}; the next `mailer send` sends "
+            "it with the same Message-ID.",
+            markup=False,
+        )
+
+
+def log(
+    message: Annotated[
+        str | None, typer.Argument(help="Only this message (a unique prefix is enough).")
+    ] = None,
+    home: HomeOption = None,
+    *,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Show the audit journal: every state change, by whom, with the server's reply."""
+    opened = open_workspace(home)
+    message_id = opened.outbox.resolve(message) if message else None
+    entries = list(read_entries(opened.outbox.journal_path, message_id))
+    if as_json:
+        print_json([entry.model_dump(mode="json") for entry in entries])
+        return
+    if not entries:
+        console.print("The journal is empty.")
+        return
+    rows = [
+        [
+            f"{entry.at:%Y-%m-%d %H:%M:%S}",
+            entry.message,
+            f"{entry.from_state or '-'} -> {entry.to_state}",
+            entry.by,
+            entry.note,
+            entry.reply,
+        ]
+        for entry in entries
+    ]
+    print_rows(["time", "message", "change", "by", "note", "reply"], rows, title="Journal")
+
+
+def _parse_day(text: str) -> datetime:
+    for pattern in ("%Y-%m-%d", "%d-%m-%Y"):
+        try:
+            return datetime.strptime(text.strip(), pattern).replace(tzinfo=AMSTERDAM)
+        except ValueError:
+            continue
+    print_problem(f"--before: {text!r} is not a date; write it as YYYY-MM-DD")
+    raise typer.Exit(2)
+
+
+def purge(
+    home: HomeOption = None,
+    *,
+    before: Annotated[
+        str, typer.Option("--before", help="Purge messages finished before this date.")
+    ],
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who purges (default: your login name).")
+    ] = None,
+) -> None:
+    """Remove the content (letter, names, addresses) of sent and rejected messages finished
+    before DATE; the journal keeps that they existed, without personal data."""
+    cutoff = _parse_day(before)
+    opened = open_workspace(home)
+    purged = purge_before(opened.outbox, cutoff, by or default_person())
+    for message_id in purged:
+        console.print(f"purged {message_id}", markup=False)
+    console.print(
+        f"{len(purged)} message(s) finished before {cutoff:%Y-%m-%d} purged; "
+        "the journal keeps one line for each, without personal data.",
+        markup=False,
+    )
+
+
+def _show_received(messages: list[Any]) -> None:
+    console.print(f"{len(messages)} message(s) arrived at the local server:", markup=False)
+    for received in messages:
+        console.print(
+            f"  to {', '.join(received.envelope_to)}: {received.parsed()['Subject']}",
+            markup=False,
+        )
+    if messages:
+        body = messages[0].parsed().get_body(preferencelist=("plain",))
+        if isinstance(body, EmailMessage):
+            console.print("\nThe first letter as the parents read it:\n", markup=False)
+            console.print(body.get_content(), markup=False)
+
+
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo workspace (replaced each run).")
+    ] = Path("demo-workspace"),
+) -> None:
+    """Run the whole flow on the bundled examples: queue, approve, send to a local server."""
+
+    def show_outbox(outbox: Outbox) -> None:
+        list_messages(home=outbox.directory.parent)
+
+    result = run_demo(directory, lambda line: console.print(line, markup=False), show_outbox)
+    _show_received(result.received)
+    if not result.report.all_well:
+        raise typer.Exit(1)
+
+
+def smtp_server(
+    store: Annotated[Path, typer.Option("--store", help="Folder where messages are kept.")],
+    *,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")
+    ] = 8025,
+) -> None:
+    """Run a local SMTP server on 127.0.0.1 that keeps every message in a folder (no delivery)."""
+    stop = threading.Event()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda *_: stop.set())
+    with LocalSmtpServer(store, port=port) as server:
+        console.print(
+            f"Listening on {server.host}:{server.port}; messages are kept in {store} and "
+            "delivered to nobody. Stop with Ctrl-C.",
+            markup=False,
+        )
+        stop.wait()
+    console.print(f"Stopped after receiving {server.handler.received} message(s).", markup=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `mailer` app."""
+    app.command()(send)
+    app.command()(check)
+    app.command()(resolve)
+    app.command()(log)
+    app.command()(purge)
+    app.command()(demo)
+    app.command("smtp-server")(smtp_server)

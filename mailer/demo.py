@@ -1,0 +1,151 @@
+"""The whole flow on the bundled examples, with no account and no network: queue, review, sign off,
+approve as "demo", send to a local SMTP server of our own, and show what the parents received.
+
+The demo only ever deletes a folder that carries its own marker file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from mailer.compose import Composer
+from mailer.config import Settings, load_settings
+from mailer.errors import WorkspaceError
+from mailer.intake_files import canonical_column
+from mailer.outbox import Outbox, State
+from mailer.queueing import queue_file
+from mailer.rendering import LetterRenderer
+from mailer.review import approve, review_policy
+from mailer.sending import SendReport, send_approved
+from mailer.smtp_server import LocalSmtpServer, ReceivedMessage, read_received
+from mailer.template_signoff import sign_off
+from mailer.workspace import Workspace, defaults_root, init_workspace
+
+__all__ = [
+    "DEMO_MARKER",
+    "DemoResult",
+    "move_meetings_forward",
+    "prepare_demo_workspace",
+    "run_demo",
+]
+
+DEMO_MARKER = ".mailer-demo"
+DEMO_PERSON = "demo"
+DATE_FORMATS = ("%d-%m-%Y", "%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    workspace: Workspace
+    report: SendReport
+    received: list[ReceivedMessage]
+    weeks_moved: int
+
+
+def prepare_demo_workspace(directory: Path) -> Workspace:
+    """A fresh workspace in `directory`, replacing an earlier demo but nothing else."""
+    if directory.exists():
+        if not (directory / DEMO_MARKER).is_file():
+            if directory.is_dir() and not any(directory.iterdir()):
+                directory.rmdir()
+            else:
+                raise WorkspaceError(
+                    f"{directory} exists and was not made by `mailer demo`; it is left alone: "
+                    "choose another folder with --dir"
+                )
+        else:
+            shutil.rmtree(directory)
+    workspace, _ = init_workspace(directory)
+    (workspace.root / DEMO_MARKER).write_text(
+        "Made by `mailer demo`; the next demo replaces this folder.\n", encoding="utf-8"
+    )
+    return workspace
+
+
+def _parse_date(text: str) -> tuple[date, str] | None:
+    for pattern in DATE_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), pattern).date(), pattern
+        except ValueError:
+            continue
+    return None
+
+
+def move_meetings_forward(source: Path, target: Path, today: date) -> int:
+    """Copy the example file, moving every meeting forward by the same whole number of weeks so
+    that the earliest is at least a week after `today` (weekdays stay the same); return the
+    number of weeks."""
+    text = source.read_text(encoding="utf-8-sig")
+    dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t")
+    rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter))
+    column = next(i for i, name in enumerate(rows[0]) if canonical_column(name) == "meeting_date")
+    dates = [parsed for row in rows[1:] if (parsed := _parse_date(row[column]))]
+    earliest = min(found for found, _ in dates)
+    weeks = max(0, -(-((today + timedelta(days=7)) - earliest).days // 7))
+    for row in rows[1:]:
+        parsed = _parse_date(row[column])
+        if parsed:
+            row[column] = (parsed[0] + timedelta(weeks=weeks)).strftime(parsed[1])
+    output = io.StringIO()
+    csv.writer(output, delimiter=dialect.delimiter, lineterminator="\n").writerows(rows)
+    target.write_text(output.getvalue(), encoding="utf-8")
+    return weeks
+
+
+def _local_settings(workspace: Workspace, port: int) -> Settings:
+    # The demo always talks to its own server, whatever MAILER_SMTP_* say.
+    return load_settings(
+        workspace.root,
+        overrides={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_security": "none",
+            "smtp_username": "",
+            "rate_limit": 0,
+        },
+    )
+
+
+def run_demo(
+    directory: Path,
+    say: Callable[[str], None],
+    show_outbox: Callable[[Outbox], None],
+    today: date | None = None,
+) -> DemoResult:
+    """Run the demo in `directory`; `say` prints one line, `show_outbox` shows the outbox."""
+    workspace = prepare_demo_workspace(directory)
+    say(f"Demo workspace: {workspace.root}")
+    intakes = workspace.root / "intakes-demo.csv"
+    weeks = move_meetings_forward(
+        defaults_root() / "examples" / "intakes.csv", intakes, today or date.today()
+    )
+    if weeks:
+        say(f"The example meetings were moved {weeks} week(s) forward, into {intakes.name}.")
+    else:
+        say(
+            f"The example meetings lie more than a week ahead; copied as they are to {intakes.name}."
+        )
+    settings = load_settings(workspace.root)
+    outbox = Outbox(workspace.outbox_dir)
+    composer = Composer(settings, LetterRenderer(workspace.templates_dir))
+    queued = queue_file(intakes, outbox, composer, DEMO_PERSON)
+    say(f"Queued {queued.queued_count} invitation(s); nothing is sent before approval:")
+    show_outbox(outbox)
+    version = sign_off(workspace, DEMO_PERSON)
+    say(f"Template version {version} signed off by {DEMO_PERSON}.")
+    policy = review_policy(workspace, settings)
+    for stored in outbox.messages(State.PENDING):
+        approve(outbox, stored.id, DEMO_PERSON, policy)
+    say(f"Approved {queued.queued_count} message(s) as {DEMO_PERSON}.")
+    received_dir = workspace.root / "received"
+    with LocalSmtpServer(received_dir) as server:
+        say(f"Local SMTP server on {server.host}:{server.port}, storing in {received_dir}.")
+        report = send_approved(outbox, _local_settings(workspace, server.port), by=DEMO_PERSON)
+    say(f"Send result: {report.summary()}")
+    return DemoResult(workspace, report, read_received(received_dir), weeks)
