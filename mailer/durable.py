@@ -19,6 +19,8 @@ PRIVATE_DIRECTORY = 0o700
 def private_directory(path: Path) -> Path:
     """Create `path` (and parents) readable by its owner only."""
     path.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
+    # mkdir leaves an existing folder as it was (a clone makes `outbox/` 0755): tighten it.
+    path.chmod(PRIVATE_DIRECTORY)
     return path
 
 

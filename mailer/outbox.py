@@ -258,10 +258,16 @@ class Outbox:
     # -- keys (one message per record) ----------------------------------------------------------
 
     def message_for_key(self, record_key: str) -> str | None:
+        """The message holding this record, if any.
+
+        A key whose message file does not exist is left from a crash during `add` and counts as
+        no message, so queueing again completes the work instead of skipping the record.
+        """
         try:
-            return (self.keys_dir / record_key).read_text(encoding="utf-8").strip() or None
+            message_id = (self.keys_dir / record_key).read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
+        return message_id if message_id and self._meta_path(message_id).is_file() else None
 
     def _point_key(self, record_key: str, message_id: str) -> None:
         durable_write(self.keys_dir / record_key, message_id.encode("utf-8"))
@@ -298,7 +304,7 @@ class Outbox:
         """
         with self.locked():
             existing = self.message_for_key(draft.record_key)
-            if existing is not None and self._meta_path(existing).is_file():
+            if existing is not None:
                 raise RecordAlreadyQueued(existing)
             message_id = self._new_id()
             entry = HistoryEntry(
@@ -312,9 +318,11 @@ class Outbox:
                     "history": [entry],
                 }
             )
+            # Order matters for a crash in between: the metadata file is what makes a message
+            # exist, so it is written last; bytes or a key without it are ignored.
             durable_write(self.eml_path(message_id), data)
-            self._save(stored)
             self._point_key(stored.record_key, message_id)
+            self._save(stored)
             self._journal(entry, message_id)
         return stored
 
