@@ -67,15 +67,15 @@ def test_letter_fits_the_window_without_loading_anything(
     page.on("request", lambda request: requests.append(request.url))
     try:
         page.set_content(html, wait_until="load")
-        overflow = page.evaluate(
-            "() => document.documentElement.scrollWidth - window.innerWidth"
-        )
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         body_text = page.inner_text("body")
         background = page.evaluate(
             "() => getComputedStyle(document.querySelector('.card')).backgroundColor"
         )
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"letter-{language}-{width}-{scheme}.png"), full_page=True)
+        page.screenshot(
+            path=str(ARTIFACTS / f"letter-{language}-{width}-{scheme}.png"), full_page=True
+        )
     finally:
         page.close()
     assert overflow <= 0, f"the letter is {overflow}px wider than a {width}px window"
