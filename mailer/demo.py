@@ -128,9 +128,7 @@ def run_demo(
     if weeks:
         say(f"The example meetings were moved {weeks} week(s) forward, into {intakes.name}.")
     else:
-        say(
-            f"The example meetings lie more than a week ahead; copied as they are to {intakes.name}."
-        )
+        say(f"The example meetings lie more than a week ahead; copied unchanged to {intakes.name}.")
     settings = load_settings(workspace.root)
     outbox = Outbox(workspace.outbox_dir)
     composer = Composer(settings, LetterRenderer(workspace.templates_dir))

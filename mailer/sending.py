@@ -65,8 +65,9 @@ class SendReport:
     partial: dict[str, list[str]] = field(default_factory=dict)  # ID -> refused addresses
     stopped: str | None = None  # why the run ended early
 
-    def ids(self, outcome: Outcome) -> list[str]:
-        return self.outcomes.get(outcome.value, [])
+    def ids(self, outcome: str) -> list[str]:
+        """The IDs with this outcome (`Outcome.SENT` or plain "sent")."""
+        return self.outcomes.get(str(outcome), [])
 
     def add(self, message_id: str, outcome: str) -> None:
         self.outcomes.setdefault(outcome, []).append(message_id)
@@ -302,6 +303,7 @@ def send_approved(
     limit: int | None = None,
     progress: ProgressCallback | None = None,
     plan: SendReport | None = None,
+    limiter: RateLimiter | None = None,
 ) -> SendReport:
     """Send what `plan` (default: `plan_send` with recovery of stale claims) allows.
 
@@ -317,7 +319,7 @@ def send_approved(
         by=by,
         report=report,
         progress=progress,
-        limiter=RateLimiter(settings.rate_limit),
+        limiter=limiter or RateLimiter(settings.rate_limit),
         queue=asyncio.Queue(maxsize=connections),
         recording=asyncio.Semaphore(2 * connections + 2),
     )

@@ -80,8 +80,9 @@ def authenticator(
         and auth_data.login == USER.encode()
         and auth_data.password == PASSWORD.encode()
     )
-    # handled=False makes aiosmtpd answer 535; with the default the client would hang.
-    return AuthResult(success=good, handled=False if not good else True)
+    # handled=False makes aiosmtpd send the reply (235 or 535); with the default it sends
+    # nothing and the client hangs until its timeout.
+    return AuthResult(success=good, handled=False)
 
 
 @dataclass

@@ -1,0 +1,316 @@
+"""Sending approved messages to a real aiosmtpd server: every outcome the server can cause."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from typing import Any
+
+import pytest
+
+from mailer.config import Settings, load_settings
+from mailer.journal import read_entries
+from mailer.outbox import Claim, Outbox, State
+from mailer.rate_limit import RateLimiter
+from mailer.records import now_in_amsterdam
+from mailer.send_records import claimer_alive, resolve_unknown
+from mailer.sending import SendEvent, plan_send, send_approved
+from mailer.workspace import Workspace
+from tests.smtp_servers import RecordingHandler, approved_outbox, smtp_env, smtp_server
+
+TWO_PARENTS = [["sanne@example.nl", "mark@example.nl"]]
+
+
+@pytest.fixture
+def outbox(workspace: Workspace) -> Outbox:
+    return Outbox(workspace.outbox_dir)
+
+
+@pytest.fixture
+def serve(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """serve(handler, **env) starts a server and returns the workspace settings pointing at it."""
+    servers: list[Any] = []
+
+    def start(handler: RecordingHandler, **extra: str) -> Settings:
+        context = smtp_server(handler)
+        controller = context.__enter__()
+        servers.append(context)
+        for name, value in smtp_env(controller, **extra).items():
+            monkeypatch.setenv(name, value)
+        return load_settings(workspace.root)
+
+    yield start
+    for context in servers:
+        context.__exit__(None, None, None)
+
+
+def test_sends_each_approved_message_once_to_the_record_recipients(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    ids = approved_outbox(workspace, 3, emails=[*TWO_PARENTS, ["a@example.nl"], ["b@example.nl"]])
+    handler = RecordingHandler()
+    report = send_approved(outbox, serve(handler))
+    assert sorted(report.ids(State.SENT)) == sorted(ids)
+    assert len(handler.arrivals) == 3
+    for arrival in handler.arrivals:
+        message_id = message_from_bytes(arrival.content)["Message-ID"]
+        stored = next(outbox.load(i) for i in ids if outbox.load(i).message_id == message_id)
+        assert arrival.rcpt_tos == stored.to
+        assert stored.state == State.SENT and stored.delivery is not None
+        assert stored.delivery.reply.startswith("250")
+        assert stored.claim is None
+    # The bytes on the wire are the approved bytes (the server hands them over unchanged).
+    first = outbox.load(ids[0])
+    sent = next(a for a in handler.arrivals if first.message_id.encode() in a.content)
+    assert sent.content == outbox.read_bytes(ids[0])
+
+
+def test_a_second_run_sends_nothing_again(workspace: Workspace, outbox: Outbox, serve: Any) -> None:
+    approved_outbox(workspace, 2)
+    handler = RecordingHandler()
+    settings = serve(handler)
+    send_approved(outbox, settings)
+    again = send_approved(outbox, settings)
+    assert len(handler.arrivals) == 2
+    assert again.planned == [] and again.summary().startswith("0 sent")
+
+
+def test_envelope_comes_from_the_record_not_from_the_headers(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    handler = RecordingHandler()
+    settings = serve(handler)
+    # Change the stored recipient list: the envelope must follow it, not the To header.
+    outbox.update_fields(message_id, lambda _: {"to": ["only-this@example.nl"]})
+    send_approved(outbox, settings)
+    assert handler.arrivals[0].rcpt_tos == ["only-this@example.nl"]
+    assert b"ouder0@example.nl" in handler.arrivals[0].content
+
+
+def test_a_message_changed_after_approval_is_skipped(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    changed, kept = approved_outbox(workspace, 2)
+    outbox.eml_path(changed).write_bytes(outbox.read_bytes(changed) + b"\r\nextra\r\n")
+    handler = RecordingHandler()
+    report = send_approved(outbox, serve(handler))
+    assert report.ids(State.SENT) == [kept]
+    assert report.skipped == {"changed after approval (approve again)": 1}
+    assert outbox.load(changed).state == State.APPROVED
+    assert len(handler.arrivals) == 1
+
+
+def test_partial_refusal_is_sent_with_the_refused_address_recorded(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1, emails=TWO_PARENTS)
+    handler = RecordingHandler(rcpt_replies={"mark@example.nl": "550 5.1.1 User unknown"})
+    events: list[SendEvent] = []
+    report = send_approved(outbox, serve(handler), progress=events.append)
+    stored = outbox.load(message_id)
+    assert stored.state == State.SENT
+    assert stored.delivery is not None
+    assert stored.delivery.refused == {"mark@example.nl": "550 5.1.1 User unknown"}
+    assert report.partial == {message_id: ["mark@example.nl"]}
+    assert "mark@example.nl" in events[0].detail
+    assert handler.arrivals[0].rcpt_tos == ["sanne@example.nl"]
+    # The journal keeps no addresses.
+    journal = outbox.journal_path.read_text(encoding="utf-8")
+    assert "mark@example.nl" not in journal and "sanne@example.nl" not in journal
+
+
+def test_every_recipient_refused_permanently_fails(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    handler = RecordingHandler(rcpt_replies={"ouder0@example.nl": "550 5.1.1 User unknown"})
+    report = send_approved(outbox, serve(handler))
+    stored = outbox.load(message_id)
+    assert stored.state == State.FAILED
+    assert stored.last_error is not None and "550 5.1.1" in stored.last_error
+    assert report.ids(State.FAILED) == [message_id]
+    assert handler.arrivals == []
+
+
+def test_temporary_refusal_stays_approved_with_backoff_then_fails(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    handler = RecordingHandler(rcpt_replies={"ouder0@example.nl": "451 4.3.0 Try again later"})
+    settings = serve(handler, MAILER_RETRY_MAX_ATTEMPTS="3", MAILER_RETRY_BACKOFF_MINUTES="10")
+    before = now_in_amsterdam()
+    first = send_approved(outbox, settings)
+    stored = outbox.load(message_id)
+    assert first.ids("deferred") == [message_id]
+    assert stored.state == State.APPROVED and len(stored.attempts) == 1
+    assert stored.next_attempt_at is not None
+    assert stored.next_attempt_at >= before + timedelta(minutes=10)
+    # Not due yet: a second run skips it and says why.
+    waiting = send_approved(outbox, settings)
+    assert waiting.skipped == {"waiting to retry after a temporary refusal": 1}
+    # Make it due twice more: the third temporary refusal is the last.
+    for _ in range(2):
+        outbox.update_fields(message_id, lambda _: {"next_attempt_at": None})
+        send_approved(outbox, settings)
+    stored = outbox.load(message_id)
+    assert stored.state == State.FAILED and len(stored.attempts) == 3
+    assert stored.last_error is not None and "gave up after 3" in stored.last_error
+    assert handler.arrivals == []
+
+
+def test_refusal_at_data_fails_with_the_reply(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    handler = RecordingHandler(data_reply="554 5.6.0 Message refused")
+    send_approved(outbox, serve(handler))
+    stored = outbox.load(message_id)
+    assert stored.state == State.FAILED
+    assert stored.attempts[-1].reply == "554 5.6.0 Message refused"
+
+
+def test_connection_dropped_after_data_is_unknown_and_never_resent(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    first, second = approved_outbox(workspace, 2)
+    handler = RecordingHandler(drop_after_data=True)
+    settings = serve(handler)
+    report = send_approved(outbox, settings)
+    assert sorted(report.ids(State.UNKNOWN)) == sorted([first, second])
+    assert len(handler.arrivals) == 2  # both did arrive: the client could not know
+    assert send_approved(outbox, settings).planned == []
+    assert len(handler.arrivals) == 2
+    stored = outbox.load(first)
+    assert stored.last_error is not None and "mailer resolve" in stored.last_error
+
+
+def test_a_server_too_slow_to_answer_leaves_the_message_unknown(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    handler = RecordingHandler(data_delay=1.5)
+    report = send_approved(outbox, serve(handler, MAILER_SMTP_TIMEOUT="0.3"))
+    assert report.ids(State.UNKNOWN) == [message_id]
+    assert outbox.load(message_id).state == State.UNKNOWN
+
+
+def test_resolve_resend_sends_the_same_bytes_with_the_same_message_id(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    dropping = RecordingHandler(drop_after_data=True)
+    send_approved(outbox, serve(dropping))
+    resolve_unknown(outbox, message_id, sent=False, by="Anna")
+    good = RecordingHandler()
+    send_approved(outbox, serve(good))
+    assert outbox.load(message_id).state == State.SENT
+    assert good.arrivals[0].content == dropping.arrivals[0].content
+
+
+def test_resolve_sent_records_a_persons_decision(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    send_approved(outbox, serve(RecordingHandler(drop_after_data=True)))
+    stored = resolve_unknown(outbox, message_id, sent=True, by="Anna")
+    assert stored.state == State.SENT
+    assert stored.history[-1].by == "Anna"
+
+
+def test_server_down_releases_messages_without_counting_an_attempt(
+    workspace: Workspace, outbox: Outbox, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = approved_outbox(workspace, 3)
+    settings = serve(RecordingHandler())
+    from mailer.smtp_server import free_port
+
+    down = settings.model_copy(update={"smtp_port": free_port()})
+    report = send_approved(outbox, down, connections=2)
+    assert report.stopped is not None and "cannot connect" in report.stopped
+    for message_id in ids:
+        stored = outbox.load(message_id)
+        assert stored.state == State.APPROVED and stored.attempts == []
+    assert send_approved(outbox, settings).ids(State.SENT)
+
+
+def test_four_connections_send_each_message_exactly_once(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    ids = approved_outbox(workspace, 40)
+    handler = RecordingHandler()
+    report = send_approved(outbox, serve(handler), connections=4)
+    assert sorted(report.ids(State.SENT)) == sorted(ids)
+    message_ids = [message_from_bytes(a.content)["Message-ID"] for a in handler.arrivals]
+    assert len(message_ids) == len(set(message_ids)) == 40
+
+
+def test_limit_sends_only_that_many(workspace: Workspace, outbox: Outbox, serve: Any) -> None:
+    approved_outbox(workspace, 3)
+    handler = RecordingHandler()
+    report = send_approved(outbox, serve(handler), limit=2)
+    assert len(handler.arrivals) == 2
+    assert report.skipped == {"beyond --limit": 1}
+
+
+def test_the_rate_limit_spaces_messages_over_all_connections(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    approved_outbox(workspace, 4)
+    clock = [0.0]
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += seconds
+
+    limiter = RateLimiter(30, clock=lambda: clock[0], sleep=fake_sleep)
+    send_approved(outbox, serve(RecordingHandler()), connections=2, limiter=limiter)
+    # 30 a minute: four messages need three waits that add up to six seconds of spacing.
+    assert sum(waits) == pytest.approx(6.0)
+    assert all(wait > 0 for wait in waits)
+
+
+def test_a_claim_by_a_dead_process_becomes_unknown(workspace: Workspace, outbox: Outbox) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    dead = Claim(pid=2**22 + 12345, host=socket.gethostname(), at=now_in_amsterdam())
+    outbox.transition(message_id, State.SENDING, by="test", change=lambda _: {"claim": dead})
+    plan = plan_send(outbox, recover_as="next sender")
+    assert plan.recovered == [message_id]
+    assert outbox.load(message_id).state == State.UNKNOWN
+    entries = list(read_entries(outbox.journal_path, message_id))
+    assert entries[-1].to_state == "unknown"
+
+
+def test_a_dry_run_plan_recovers_nothing(workspace: Workspace, outbox: Outbox) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    dead = Claim(pid=2**22 + 12345, host=socket.gethostname(), at=now_in_amsterdam())
+    outbox.transition(message_id, State.SENDING, by="test", change=lambda _: {"claim": dead})
+    assert plan_send(outbox).recovered == []
+    assert outbox.load(message_id).state == State.SENDING
+
+
+def test_claim_liveness() -> None:
+    here = socket.gethostname()
+    now = now_in_amsterdam()
+    assert claimer_alive(Claim(pid=os.getpid(), host=here, at=now))
+    # Our PID, but the claim is older than this process: the PID was reused, the claimer is gone.
+    assert not claimer_alive(Claim(pid=os.getpid(), host=here, at=now - timedelta(days=3)))
+    assert not claimer_alive(None)
+    # Another computer's claim cannot be checked from here, so it is left alone.
+    assert claimer_alive(Claim(pid=1, host=f"not-{here}", at=now))
+
+
+def test_journal_replies_are_redacted_but_metadata_keeps_them(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    refusal = "550 5.1.1 <ouder0@example.nl>: Recipient address rejected"
+    send_approved(outbox, serve(RecordingHandler(rcpt_replies={"ouder0@example.nl": refusal})))
+    stored = outbox.load(message_id)
+    assert stored.last_error is not None and "ouder0@example.nl" in stored.last_error
+    last = list(read_entries(outbox.journal_path, message_id))[-1]
+    assert "ouder0@example.nl" not in last.reply and "<address>" in last.reply
