@@ -201,7 +201,8 @@ def queue_again(
         record_key=stored.record_key,
     )
     reason = "replaced: the record was queued again with changes before it was sent"
-    return Change("replaced", _store_replacement(outbox, stored, composed, by, reason), reason)
+    replaced = _store_replacement(outbox, stored, composed, by, reason)
+    return Change("replaced", replaced, replaced.history[-1].note)
 
 
 def rerender(outbox: Outbox, composer: Composer, message_id: str, by: str) -> Change:
@@ -239,7 +240,8 @@ def rerender(outbox: Outbox, composer: Composer, message_id: str, by: str) -> Ch
         )
         return Change("unchanged", kept)
     reason = "rendered again after the template or the configuration changed"
-    return Change("rendered", _store_replacement(outbox, stored, composed, by, reason), reason)
+    rendered = _store_replacement(outbox, stored, composed, by, reason)
+    return Change("rendered", rendered, rendered.history[-1].note)
 
 
 def _cancel_unsent_update(
@@ -260,7 +262,8 @@ def _cancel_unsent_update(
         record_key=stored.record_key,
     )
     reason = "replaced by a cancellation before it was sent"
-    return Change("cancelled", _store_replacement(outbox, stored, composed, by, reason), reason)
+    cancelled = _store_replacement(outbox, stored, composed, by, reason)
+    return Change("cancelled", cancelled, cancelled.history[-1].note)
 
 
 def cancel_meeting(outbox: Outbox, composer: Composer, message_id: str, by: str) -> Change:

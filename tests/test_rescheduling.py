@@ -125,7 +125,7 @@ def test_cancel_of_an_unsent_invitation_says_to_reject_it(
     workspace: Workspace, tmp_path: Path
 ) -> None:
     outbox, [first] = _queue(workspace, tmp_path)
-    with pytest.raises(OutboxError, match="never sent.*mailer reject"):
+    with pytest.raises(OutboxError, match=r"never sent.*mailer reject"):
         cancel_meeting(outbox, _composer(workspace), first, "coach")
 
 
