@@ -44,8 +44,8 @@ class QueueReport:
 def validate_file(
     path: Path, composer: Composer, now: datetime | None = None
 ) -> tuple[int, list[RowProblem]]:
-    """Check every row, including that its letter renders into a safe message; return the number
-    of valid rows and every problem found."""
+    """Check every row, including that its letter renders; return the number of valid rows and
+    every problem found."""
     valid = 0
     problems: list[RowProblem] = []
     for result in read_intake_file(path, now=now):
@@ -53,7 +53,7 @@ def validate_file(
             problems.extend(result.problems)
             continue
         try:
-            composer.compose(result.record, queued_by="validation")
+            composer.check(result.record)
         except MailerError as error:
             problems.append(RowProblem(path.name, result.row, "letter", str(error)))
         else:
