@@ -171,7 +171,7 @@ def test_pages_carry_security_headers_without_remote_sources(
         assert "frame-ancestors 'none'" in csp
         assert "http" not in csp  # no remote source anywhere
         assert response.headers["x-frame-options"] == "DENY"
-        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["referrer-policy"] == "same-origin"
         assert response.headers["x-content-type-options"] == "nosniff"
     assert "script-src" not in client.get("/").headers["content-security-policy"]
 
