@@ -311,5 +311,7 @@ def test_letter_frame_runs_no_scripts_and_loads_nothing_remote(
     expect(page.frame_locator("iframe.letter").locator("body")).to_contain_text("Beste ouders")
     page.wait_for_load_state("networkidle")
     # The same request from a page without the frame's policy does reach the server.
+    assert hits == []
+    # The same server does answer a page without the frame's policy, so the check can fail.
     page.goto(f"{remote}/control")
-    assert hits == ["/control"]
+    assert "/control" in hits
