@@ -98,9 +98,7 @@ async def _envelope(
     return TransactionResult(outcome, reply, refused, connection_lost=not alive), refused
 
 
-async def _data(
-    client: aiosmtplib.SMTP, data: bytes, refused: dict[str, str]
-) -> TransactionResult:
+async def _data(client: aiosmtplib.SMTP, data: bytes, refused: dict[str, str]) -> TransactionResult:
     try:
         response = await client.data(data)
     except aiosmtplib.SMTPDataError as error:
@@ -113,9 +111,7 @@ async def _data(
         return TransactionResult(
             Outcome.UNKNOWN, _broken(error, "after the message was handed over"), refused, True
         )
-    return TransactionResult(
-        Outcome.SENT, describe_reply(response.code, response.message), refused
-    )
+    return TransactionResult(Outcome.SENT, describe_reply(response.code, response.message), refused)
 
 
 async def deliver(

@@ -166,9 +166,7 @@ async def connect(settings: Settings) -> aiosmtplib.SMTP:
     try:
         await client.connect()
         if settings.smtp_username:
-            await client.login(
-                settings.smtp_username, settings.smtp_password.get_secret_value()
-            )
+            await client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
     except (aiosmtplib.SMTPException, ssl.SSLError, OSError) as error:
         client.close()
         raise _wrap(error, where, settings) from None

@@ -1,0 +1,174 @@
+"""Benchmark of `mailer send` against a raw aiosmtplib client, and of `mailer queue`.
+
+In one run: start an SMTP sink in a separate process on 127.0.0.1, queue N records with
+`mailer queue` (timed: records per second and peak RSS) and approve them (untimed), then for each
+connection count copy the approved outbox and time `mailer send --yes` end to end as a user runs
+it, and time a minimal aiosmtplib client sending the same stored bytes over one connection.
+
+Usage: python benchmarks/send_benchmark.py [--n 5000] [--connections 1 4] [--queue-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import aiosmtplib
+
+from mailer.smtp_server import free_port
+from mailer.template_signoff import sign_off
+from mailer.workspace import init_workspace
+
+__all__ = ["main"]
+
+HERE = Path(__file__).resolve().parent
+HEADER = [
+    *("id", "child_name", "group", "location", "meeting_date", "meeting_time"),
+    *("parent1_name", "parent1_email", "professionals"),
+]
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Run a command; return (seconds, peak RSS in MB, exit code)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        assert process.stderr is not None
+        sys.stderr.write(process.stderr.read().decode("utf-8", "replace"))
+    return elapsed, usage.ru_maxrss / 1024, process.returncode
+
+
+def write_intakes(path: Path, count: int) -> None:
+    meeting = (date.today() + timedelta(days=30)).isoformat()
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for number in range(count):
+            writer.writerow(
+                [
+                    *(f"B-{number}", f"Kind {number}", "Dolfijnen", "De Speeldoos", meeting),
+                    *("14:30", "Ouder", f"ouder{number}@example.nl", "Anna Jansen; Joost Bakker"),
+                ]
+            )
+
+
+def mailer(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mailer", *args]
+
+
+def prepare(root: Path, count: int, env: dict[str, str]) -> tuple[Path, dict[str, float]]:
+    workspace, _ = init_workspace(root / "ws")
+    intakes = root / "intakes.csv"
+    write_intakes(intakes, count)
+    home = ["--home", str(workspace.root)]
+    seconds, rss, code = run_measured(mailer("queue", str(intakes), "--by", "bench", *home), env)
+    assert code == 0, "queueing failed"
+    figures = {"queue_records_per_s": count / seconds, "queue_peak_rss_mb": rss}
+    sign_off(workspace, "bench")
+    _, _, code = run_measured(mailer("approve", "--all", "--yes", "--by", "bench", *home), env)
+    assert code == 0, "approving failed"
+    return workspace.root, figures
+
+
+def load_messages(outbox: Path) -> list[tuple[list[str], bytes]]:
+    messages = []
+    for meta in sorted((outbox / "messages").glob("*.json")):
+        to = json.loads(meta.read_text(encoding="utf-8"))["to"]
+        messages.append((to, meta.with_suffix(".eml").read_bytes()))
+    return messages
+
+
+async def raw_send(port: int, sender: str, messages: list[tuple[list[str], bytes]]) -> float:
+    """The baseline: one aiosmtplib connection sending the stored bytes, nothing recorded."""
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+    started = time.perf_counter()
+    await client.connect()
+    for recipients, data in messages:
+        await client.sendmail(sender, recipients, data)
+    await client.quit()
+    return time.perf_counter() - started
+
+
+def start_sink(port: int) -> subprocess.Popen[str]:
+    sink = subprocess.Popen(
+        [sys.executable, str(HERE / "sink.py"), str(port)], stdout=subprocess.PIPE, text=True
+    )
+    assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
+    return sink
+
+
+def benchmark_send(workspace: Path, connections: list[int], env: dict[str, str]) -> list[dict]:
+    port = free_port()
+    sink = start_sink(port)
+    env = {
+        **env,
+        "MAILER_SMTP_HOST": "127.0.0.1",
+        "MAILER_SMTP_PORT": str(port),
+        "MAILER_SMTP_SECURITY": "none",
+        "MAILER_RATE_LIMIT": "0",
+    }
+    results = []
+    try:
+        messages = load_messages(workspace / "outbox")
+        count = len(messages)
+        baseline = asyncio.run(raw_send(port, "intake@speeldoos.example", messages))
+        del messages
+        for k in connections:
+            copy = workspace.parent / f"ws-send-{k}"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(workspace, copy)
+            home = ["--home", str(copy)]
+            args = mailer("send", "--yes", "--connections", str(k), *home)
+            seconds, rss, code = run_measured(args, env)
+            results.append(
+                {
+                    "n": count,
+                    "connections": k,
+                    "mailer_msgs_per_s": round(count / seconds, 1),
+                    "baseline_msgs_per_s": round(count / baseline, 1),
+                    "ratio": round(baseline / seconds, 2),
+                    "peak_rss_mb": round(rss, 1),
+                    "exit_code": code,
+                }
+            )
+            shutil.rmtree(copy, ignore_errors=True)
+    finally:
+        sink.terminate()
+        sink.communicate(timeout=30)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--queue-only", action="store_true", help="Only time `mailer queue`.")
+    parser.add_argument("--workdir", type=Path, default=None, help="Default: a temporary folder.")
+    options = parser.parse_args()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MAILER_")}
+    root = Path(tempfile.mkdtemp(prefix="mailer-bench-", dir=options.workdir))
+    try:
+        workspace, figures = prepare(root, options.n, env)
+        print(json.dumps({"n": options.n, **{k: round(v, 1) for k, v in figures.items()}}))
+        if not options.queue_only:
+            for result in benchmark_send(workspace, options.connections, env):
+                print(json.dumps(result))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""The sending commands as staff run them: send, check, resolve, log, purge, smtp-server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mailer.outbox import Outbox, State
+from mailer.smtp_server import free_port, read_received
+from mailer.workspace import Workspace
+from tests.smtp_servers import (
+    PASSWORD,
+    USER,
+    RecordingHandler,
+    approved_outbox,
+    authenticator,
+    make_certificates,
+    smtp_env,
+    smtp_server,
+)
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+def point_at(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_dry_run_opens_no_connection(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = approved_outbox(workspace, 2)
+    # Nothing listens on this port: a real send would fail, a dry run must not notice.
+    point_at(monkeypatch, {"MAILER_SMTP_PORT": str(free_port()), "MAILER_SMTP_SECURITY": "none"})
+    code, out, _ = run_cli("send", "--dry-run")
+    assert code == 0
+    assert "Would send 2 message(s)" in out and "no connection was opened" in out
+    assert all(message_id in out for message_id in ids)
+    outbox = Outbox(workspace.outbox_dir)
+    assert {outbox.load(message_id).state for message_id in ids} == {State.APPROVED}
+
+
+def test_send_without_terminal_needs_yes(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approved_outbox(workspace, 1)
+    with smtp_server(RecordingHandler()) as server:
+        point_at(monkeypatch, smtp_env(server))
+        code, _, err = run_cli("send")
+    assert code == 2 and "--yes" in err
+
+
+def test_send_reports_every_outcome_on_one_summary_line(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approved_outbox(workspace, 3)
+    handler = RecordingHandler(
+        rcpt_replies={
+            "ouder1@example.nl": "550 5.1.1 User unknown",
+            "ouder2@example.nl": "451 4.3.0 Try later",
+        }
+    )
+    with smtp_server(handler) as server:
+        point_at(monkeypatch, smtp_env(server))
+        code, out, _ = run_cli("send", "--yes")
+    assert code == 1
+    assert out.strip().splitlines()[-1] == "1 sent, 1 deferred, 1 failed, 0 unknown, 0 skipped."
+    assert "550 5.1.1 User unknown" in out and "will retry" in out
+
+
+def test_unknown_message_is_resolved_by_a_person(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    with smtp_server(RecordingHandler(drop_after_data=True)) as server:
+        point_at(monkeypatch, smtp_env(server))
+        code, out, _ = run_cli("send", "--yes")
+    assert code == 1 and "0 sent, 0 deferred, 0 failed, 1 unknown" in out
+    code, _, err = run_cli("resolve", message_id[:4], "--by", "Anna")
+    assert code == 2 and "--sent or --resend" in err
+    code, out, _ = run_cli("resolve", message_id[:4], "--resend", "--by", "Anna")
+    assert code == 0 and "same Message-ID" in out
+    good = RecordingHandler()
+    with smtp_server(good) as server:
+        point_at(monkeypatch, smtp_env(server))
+        code, out, _ = run_cli("send", "--yes")
+    assert code == 0 and out.strip().endswith("1 sent, 0 deferred, 0 failed, 0 unknown, 0 skipped.")
+    code, out, _ = run_cli("log", message_id)
+    assert code == 0
+    for change in ("approved -> sending", "sending -> unknown", "unknown -> approved"):
+        assert change in out
+    code, out, _ = run_cli("resolve", message_id, "--sent", "--by", "Anna")
+    assert code == 1  # already sent: one clear line, no traceback
+    assert "Traceback" not in out
+
+
+def test_wrong_password_never_appears_in_any_output(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    approved_outbox(workspace, 1)
+    certificates = make_certificates(tmp_path)
+    secret = "Sup3r-geheim-wachtwoord"
+    with smtp_server(
+        RecordingHandler(),
+        tls_context=certificates.server_context(),
+        require_starttls=True,
+        authenticator=authenticator,
+    ) as server:
+        point_at(
+            monkeypatch,
+            smtp_env(
+                server,
+                MAILER_SMTP_SECURITY="starttls",
+                MAILER_SMTP_CA_FILE=str(certificates.ca_file),
+                MAILER_SMTP_USERNAME=USER,
+                MAILER_SMTP_PASSWORD=secret,
+            ),
+        )
+        outputs = [run_cli("check"), run_cli("check", "--smtp"), run_cli("send", "--yes")]
+        point_at(monkeypatch, {"MAILER_SMTP_PASSWORD": PASSWORD})
+        good = run_cli("check", "--smtp")
+    for _, out, err in outputs:
+        assert secret not in out and secret not in err
+    assert outputs[0][0] == 0 and "password set" in outputs[0][1]
+    assert outputs[1][0] == 1 and "login as 'intake' refused" in outputs[1][2]
+    assert outputs[2][0] == 1 and "stopped:" in outputs[2][2]
+    assert len(outputs[1][2].strip().splitlines()) == 1
+    assert good[0] == 0 and "logged in; nothing was sent" in good[1]
+    journal = (workspace.outbox_dir / "journal.jsonl").read_text(encoding="utf-8")
+    assert secret not in journal
+
+
+def test_plaintext_to_a_remote_host_is_refused_before_anything_happens(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approved_outbox(workspace, 1)
+    point_at(monkeypatch, {"MAILER_SMTP_HOST": "mail.example.nl", "MAILER_SMTP_SECURITY": "none"})
+    for args in (("check",), ("send", "--yes"), ("send", "--dry-run")):
+        code, _, err = run_cli(*args)
+        assert code == 1 and "MAILER_SMTP_ALLOW_PLAINTEXT_REMOTE" in err
+
+
+def test_purge_command_removes_content_and_says_so(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    with smtp_server(RecordingHandler()) as server:
+        point_at(monkeypatch, smtp_env(server))
+        run_cli("send", "--yes")
+    code, _, err = run_cli("purge", "--before", "gisteren")
+    assert code == 2 and "YYYY-MM-DD" in err
+    code, out, _ = run_cli("purge", "--before", "2999-01-01", "--by", "Anna")
+    assert code == 0 and f"purged {message_id}" in out
+    assert not Outbox(workspace.outbox_dir).eml_path(message_id).exists()
+
+
+def test_smtp_server_command_keeps_what_arrives(tmp_path: Path) -> None:
+    store = tmp_path / "received"
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mailer", "smtp-server", "--store", str(store), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    try:
+        assert server.stdout is not None
+        assert "Listening on 127.0.0.1" in server.stdout.readline()
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            client.sendmail("a@example.nl", ["b@example.nl"], b"Subject: test\r\n\r\nhallo\r\n")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, _ = server.communicate(timeout=30)
+    assert server.returncode == 0
+    assert "Stopped after receiving 1 message(s)" in out
+    assert read_received(store)[0].envelope_to == ["b@example.nl"]

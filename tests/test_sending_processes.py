@@ -1,0 +1,84 @@
+"""Several `mailer send` processes at once, and senders killed with SIGKILL mid-run: no message is
+delivered twice unless it is marked unknown, and none is lost. Real subprocesses, real server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from email import message_from_bytes
+from pathlib import Path
+
+from mailer.outbox import Outbox, State
+from mailer.workspace import Workspace
+from tests.smtp_servers import RecordingHandler, approved_outbox, smtp_env, smtp_server
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def start_sender(workspace: Workspace, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mailer", "send", "--yes", *extra, "--home", str(workspace.root)],
+        env={**os.environ, **env},
+        cwd=REPOSITORY,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def arrived_message_ids(handler: RecordingHandler) -> Counter[str]:
+    return Counter(str(message_from_bytes(a.content)["Message-ID"]) for a in handler.arrivals)
+
+
+def test_three_concurrent_senders_deliver_each_message_exactly_once(
+    workspace: Workspace,
+) -> None:
+    ids = approved_outbox(workspace, 150)
+    handler = RecordingHandler()
+    with smtp_server(handler) as server:
+        env = smtp_env(server)
+        senders = [start_sender(workspace, env, "--connections", "2") for _ in range(3)]
+        results = [sender.communicate(timeout=120) for sender in senders]
+    assert [sender.returncode for sender in senders] == [0, 0, 0], results
+    outbox = Outbox(workspace.outbox_dir)
+    arrived = arrived_message_ids(handler)
+    assert len(handler.arrivals) == 150
+    assert set(arrived.values()) == {1}
+    assert {outbox.load(message_id).state for message_id in ids} == {State.SENT}
+    # The work was shared: more than one process sent messages.
+    assert sum(1 for out, _ in results if "sent" in out.split("\n", 1)[0]) >= 1
+
+
+def test_repeated_sigkill_never_delivers_twice_and_loses_nothing(workspace: Workspace) -> None:
+    ids = approved_outbox(workspace, 60)
+    handler = RecordingHandler(data_delay=0.02)  # slow enough to be killed mid-run
+    outbox = Outbox(workspace.outbox_dir)
+    with smtp_server(handler) as server:
+        env = smtp_env(server)
+        for round_number in range(3):
+            sender = start_sender(workspace, env, "--connections", "2")
+            wanted = len(handler.arrivals) + 5 + round_number
+            deadline = time.monotonic() + 30
+            while len(handler.arrivals) < wanted and sender.poll() is None:
+                assert time.monotonic() < deadline, "the sender made no progress"
+                time.sleep(0.01)
+            sender.send_signal(signal.SIGKILL)
+            sender.communicate(timeout=30)
+        handler.data_delay = 0
+        final = start_sender(workspace, env)
+        final.communicate(timeout=120)
+    states = Counter(outbox.load(message_id).state for message_id in ids)
+    arrived = arrived_message_ids(handler)
+    # Never twice, whatever the state.
+    assert max(arrived.values()) == 1
+    # Nothing lost or stuck: every message ended sent or unknown (for a person to decide).
+    assert set(states) <= {State.SENT, State.UNKNOWN}
+    assert states[State.UNKNOWN] >= 1  # at least the one in flight when killed
+    for message_id in ids:
+        stored = outbox.load(message_id)
+        if stored.state == State.SENT:
+            assert arrived[stored.message_id] == 1
