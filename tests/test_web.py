@@ -466,3 +466,25 @@ def test_review_command_refuses_a_port_in_use(signed_workspace: Workspace, run_c
         taken.close()
     assert code == 1
     assert "already in use" in err
+
+
+def test_a_damaged_workspace_file_gives_one_clear_page_not_a_traceback(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli
+) -> None:
+    queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    log_in(client)
+    (signed_workspace.config_dir / "template-signoffs.json").write_text("{", encoding="utf-8")
+    response = client.get("/")
+    assert response.status_code == 500
+    assert "Er ging iets mis" in response.text
+    assert "template sign-off file is damaged" in response.text
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("typed", ["%2E%2E", "a.b", "ZZ", "x" * 40])
+def test_odd_message_ids_lead_back_to_the_overview(client: TestClient, typed: str) -> None:
+    log_in(client)
+    response = client.get(f"/bericht/{typed}")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+    assert "staat niet (meer) in de outbox" in client.get("/").text

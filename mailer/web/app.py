@@ -7,6 +7,7 @@ by a redirect that shows the outcome once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ _PAGES.filters["kind_name"] = lambda kind: KIND_NAMES.get(kind, kind)
 _PAGES.filters["note"] = note_in_dutch
 
 Handler = Callable[[Request], Awaitable[Response]]
+_TYPED_ID = re.compile(r"[a-z0-9]{3,32}")  # an ID or a prefix of one; nothing path-like
 
 
 class ReviewContext:
@@ -97,6 +99,26 @@ async def _checked_form(request: Request) -> FormData | None:
     if not isinstance(offered, str) or not check_csrf(session_of(request), offered):
         return None
     return form
+
+
+def _typed_id(request: Request) -> str:
+    typed = str(request.path_params["message_id"]).lower()
+    if not _TYPED_ID.fullmatch(typed):
+        raise MessageNotFound(f"{typed}: no such message in the outbox")
+    return typed
+
+
+async def _problem_page(request: Request, error: Exception) -> Response:
+    """A failure the page cannot fix by itself (a damaged file, a changed configuration), told
+    in one line instead of a traceback; an unknown message leads back to the overview."""
+    if isinstance(error, MessageNotFound):
+        session_of(request).notify("error", MESSAGES["not_found"].format(id=_shown_id(request)))
+        return _see("/")
+    return _page(request, "problem.html", status=500, detail=str(error))
+
+
+def _shown_id(request: Request) -> str:
+    return str(request.path_params.get("message_id", ""))[:32]
 
 
 def _csrf_refused() -> Response:
@@ -165,14 +187,8 @@ def _message_page_values(context: ReviewContext, message_id: str) -> dict[str, A
 @needs_reviewer
 async def show_message(request: Request) -> Response:
     context = _context(request)
-    try:
-        message_id = context.outbox.resolve(request.path_params["message_id"])
-        values = await run_in_threadpool(_message_page_values, context, message_id)
-    except MessageNotFound:
-        session_of(request).notify(
-            "error", MESSAGES["not_found"].format(id=request.path_params["message_id"])
-        )
-        return _see("/")
+    message_id = context.outbox.resolve(_typed_id(request))
+    values = await run_in_threadpool(_message_page_values, context, message_id)
     return _page(request, "message.html", **values)
 
 
@@ -184,7 +200,7 @@ async def letter_html(request: Request) -> Response:
     """
     context = _context(request)
     try:
-        data = context.outbox.read_bytes(context.outbox.resolve(request.path_params["message_id"]))
+        data = context.outbox.read_bytes(context.outbox.resolve(_typed_id(request)))
     except MessageNotFound:
         return PlainTextResponse(MESSAGES["not_found"].format(id="?"), status_code=404)
     headers = {"Content-Security-Policy": FRAME_CSP, "X-Frame-Options": "SAMEORIGIN"}
@@ -204,7 +220,7 @@ async def approve_one(request: Request) -> Response:
     if form is None:
         return _csrf_refused()
     context, session = _context(request), session_of(request)
-    message_id = request.path_params["message_id"]
+    message_id = _typed_id(request)
     assert session.reviewer is not None
     outcome = await run_in_threadpool(
         approve_as_shown,
@@ -251,7 +267,7 @@ async def reject_one(request: Request) -> Response:
     if form is None:
         return _csrf_refused()
     context, session = _context(request), session_of(request)
-    message_id = request.path_params["message_id"]
+    message_id = _typed_id(request)
     assert session.reviewer is not None
     outcome = await run_in_threadpool(
         reject_with_reason,
@@ -280,6 +296,7 @@ def create_app(workspace: Workspace, settings: Settings, *, token: str, port: in
             Route("/bericht/{message_id}/afwijzen", reject_one, methods=["POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
+        exception_handlers={MailerError: _problem_page},
     )
     app.state.review = ReviewContext(workspace, settings, sessions)
     hosts = frozenset({f"127.0.0.1:{port}", f"localhost:{port}"})

@@ -130,6 +130,10 @@ PAGE: dict[str, str] = {
     "frame_title": "Voorbeeld van de brief",
     "refused_title": "Geen toegang",
     "error_title": "Er ging iets mis",
+    "error_intro": (
+        "De pagina kon dit niet tonen. Hieronder staat wat er misging (in het Engels, zoals "
+        "`mailer` het ook in de terminal meldt); geef dit door aan wie de mailer beheert."
+    ),
     "new": "nieuw",
     "kind": "Soort",
 }
