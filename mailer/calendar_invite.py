@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from email.headerregistry import Address
 from typing import Literal
 
@@ -71,7 +71,8 @@ def invitation_ics(meeting: Meeting, method: CalendarMethod) -> bytes:
     event = Event()
     event.add("uid", meeting.uid)
     event.add("sequence", meeting.sequence)
-    event.add("dtstamp", meeting.stamp.astimezone(AMSTERDAM).replace(microsecond=0))
+    # RFC 5545 section 3.8.7.2: DTSTAMP is always in UTC.
+    event.add("dtstamp", meeting.stamp.astimezone(UTC).replace(microsecond=0))
     # Times carry TZID=Europe/Amsterdam, so the meeting stays at 14:30 across daylight saving.
     event.add("dtstart", meeting.start.astimezone(AMSTERDAM))
     event.add("dtend", meeting.end.astimezone(AMSTERDAM))
@@ -86,6 +87,9 @@ def invitation_ics(meeting: Meeting, method: CalendarMethod) -> bytes:
     for attendee in meeting.attendees:
         event.add("attendee", _person(attendee, "REQ-PARTICIPANT"))
     calendar.add_component(event)
-    calendar.add_missing_timezones()
+    # The VTIMEZONE only needs to cover this meeting; icalendar's default span (1970-2037) makes
+    # every invitation several kilobytes longer and costs most of the time of building it.
+    first = meeting.start.date().replace(month=1, day=1) - timedelta(days=1)
+    calendar.add_missing_timezones(first_date=first, last_date=date(meeting.end.year + 1, 12, 31))
     ics: bytes = calendar.to_ical()
     return ics

@@ -115,3 +115,16 @@ def test_calendar_lines_are_folded_and_crlf(workspace: Workspace, language: str)
     lines = inline.split(b"\r\n")
     assert max(len(line) for line in lines) <= 75
     assert b"\n" not in inline.replace(b"\r\n", b"")
+
+
+def test_dtstamp_is_utc_and_the_time_zone_covers_the_meeting(workspace: Workspace) -> None:
+    record = _record(meeting_date="2027-03-28", meeting_time="14:30")  # the day clocks go forward
+    _, inline, _, _ = _parts(_composer(workspace).compose(record, "t").data)
+    calendar = Calendar.from_ical(inline)
+    event = calendar.walk("VEVENT")[0]
+    assert event.decoded("DTSTAMP").utcoffset() == timedelta(0)
+    assert b"\r\nDTSTAMP:" in inline and inline.split(b"\r\nDTSTAMP:")[1][15:16] == b"Z"
+    assert event.decoded("DTSTART").utcoffset() == timedelta(hours=2)
+    [timezone] = calendar.walk("VTIMEZONE")
+    assert timezone["TZID"] == "Europe/Amsterdam"
+    assert len(inline) < 4000  # one year's transitions, not 1970-2037
