@@ -175,6 +175,8 @@ def test_reviewer_approves_and_rejects_in_the_browser_and_the_cli_agrees(
     page.get_by_role("button", name="Gekozen brieven goedkeuren").click()
     expect(page.get_by_role("status")).to_contain_text("1 brief/brieven goedgekeurd")
     expect(page.locator("section[data-state=approved] tbody tr")).to_have_count(2)
+    rejected = page.locator("section[data-state=rejected]")
+    expect(rejected).to_contain_text("afgewezen door Anna: verkeerde groep")
     page.screenshot(path=str(ARTIFACTS / "review-overview-after.png"), full_page=True)
 
     listed = states_in_cli(run_cli)

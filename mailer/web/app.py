@@ -29,6 +29,7 @@ from mailer.review import ReviewPolicy, check_person_name, review_policy
 from mailer.web.decisions import Outcome, approve_as_shown, reject_with_reason
 from mailer.web.presenting import (
     DECIDABLE,
+    SELECTABLE,
     dutch_problems,
     letter_parts,
     meeting_from_calendar,
@@ -165,7 +166,7 @@ async def save_name(request: Request) -> Response:
 async def show_overview(request: Request) -> Response:
     context = _context(request)
     groups = await run_in_threadpool(overview, context.outbox, context.policy())
-    return _page(request, "overview.html", groups=groups, decidable=DECIDABLE)
+    return _page(request, "overview.html", groups=groups, selectable=SELECTABLE)
 
 
 def _message_page_values(context: ReviewContext, message_id: str) -> dict[str, Any]:

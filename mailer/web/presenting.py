@@ -19,10 +19,11 @@ from mailer.outbox import Outbox, State, StoredMessage, sha256_hex
 from mailer.records import AMSTERDAM
 from mailer.review import ReviewPolicy
 from mailer.summary import message_problems
-from mailer.web.texts import STATE_HINTS, STATE_NAMES, STATE_ORDER, problem_in_dutch
+from mailer.web.texts import DECIDED, STATE_HINTS, STATE_NAMES, STATE_ORDER, problem_in_dutch
 from mailer.wording import format_meeting_moment
 
 __all__ = [
+    "SELECTABLE",
     "LetterParts",
     "MessageRow",
     "StateGroup",
@@ -33,6 +34,9 @@ __all__ = [
 ]
 
 DECIDABLE = frozenset({State.PENDING, State.APPROVED})
+# Only pending letters are offered for approving several at once; an approved letter that changed
+# afterwards is approved again from its own page, after reading it.
+SELECTABLE = frozenset({State.PENDING})
 
 
 def when(moment: datetime) -> str:
@@ -55,6 +59,7 @@ class MessageRow:
     to: list[str]
     problems: list[str]
     sha256: str  # of the bytes as the overview was made: a bulk approval carries it
+    decided: str  # who approved or rejected it, and why, in a few words
 
 
 @dataclass
@@ -81,7 +86,16 @@ def _row(outbox: Outbox, stored: StoredMessage, review: ReviewPolicy) -> Message
         to=list(stored.to),
         problems=dutch_problems(outbox, stored, review),
         sha256=sha256_hex(outbox.read_bytes(stored.id)),
+        decided=decided_in_words(stored),
     )
+
+
+def decided_in_words(stored: StoredMessage) -> str:
+    if stored.rejection is not None:
+        return DECIDED["rejected"].format(by=stored.rejection.by, reason=stored.rejection.reason)
+    if stored.approval is not None:
+        return DECIDED["approved"].format(by=stored.approval.by)
+    return ""
 
 
 def overview(outbox: Outbox, review: ReviewPolicy) -> list[StateGroup]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from mailer.outbox import State
 
 __all__ = [
+    "DECIDED",
     "KIND_NAMES",
     "MESSAGES",
     "PAGE",
@@ -51,6 +52,11 @@ STATE_HINTS: dict[State, str] = {
     State.SENT: "De mailserver heeft deze brieven aangenomen.",
     State.FAILED: "Deze brieven konden niet worden verzonden; zie het probleem per brief.",
     State.UNKNOWN: "Niet bekend of deze brieven zijn aangekomen; beslis met `mailer resolve`.",
+}
+
+DECIDED: dict[str, str] = {
+    "approved": "goedgekeurd door {by}",
+    "rejected": "afgewezen door {by}: {reason}",
 }
 
 KIND_NAMES: dict[str, str] = {
