@@ -14,6 +14,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -488,3 +489,33 @@ def test_odd_message_ids_lead_back_to_the_overview(client: TestClient, typed: st
     assert response.status_code == 303
     assert response.headers["location"] == "/"
     assert "staat niet (meer) in de outbox" in client.get("/").text
+
+
+@pytest.mark.parametrize(("ci", "expected"), [("true", "1 error"), ("", "1 skipped")])
+def test_browser_tests_fail_in_ci_and_skip_elsewhere_without_chromium(
+    tmp_path: Path, ci: str, expected: str
+) -> None:
+    browser_tests = Path(__file__).with_name("test_web_browser.py")
+    env = {**os.environ, "CI": ci, "CHROMIUM_PATH": str(tmp_path / "no-chromium")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(browser_tests),
+            "-k",
+            "without_the_token",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rfEs",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        timeout=120,
+    )
+    assert expected in result.stdout, result.stdout
+    assert "Chromium is missing" in result.stdout
+    assert (result.returncode == 0) == (ci != "true")

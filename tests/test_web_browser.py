@@ -32,7 +32,8 @@ from mailer.workspace import Workspace
 pytestmark = pytest.mark.browser
 
 RunCli = Callable[..., tuple[int, str, str]]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# CHROMIUM_PATH points at another build; it also lets a test check what happens without one.
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
