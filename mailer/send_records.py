@@ -16,7 +16,7 @@ from typing import Any
 
 from mailer.config import Settings
 from mailer.delivery import Outcome, TransactionResult, redact_addresses
-from mailer.errors import MessageNotFound
+from mailer.errors import MessageNotFound, OutboxError
 from mailer.outbox import Attempt, Claim, Delivery, Outbox, State, StoredMessage, sha256_hex
 from mailer.records import now_in_amsterdam
 from mailer.review import check_person_name
@@ -166,8 +166,8 @@ def record_result(
 
 
 def release(outbox: Outbox, message_id: str, by: str, why: str) -> None:
-    """Give a claimed message back, unsent and without counting an attempt."""
-    with contextlib.suppress(MessageNotFound):
+    """Give a claimed message back, unsent and without counting an attempt (if still ours)."""
+    with contextlib.suppress(OutboxError):
         outbox.transition(
             message_id,
             State.APPROVED,

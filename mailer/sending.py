@@ -9,6 +9,7 @@ threads so that their fsyncs overlap with the network. Progress is reported thro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections import Counter
@@ -221,16 +222,36 @@ class _NotSendable(OutboxError):
     pass
 
 
+async def _claim_in_thread(run: _Run, message_id: str) -> _Claimed | str:
+    claiming = asyncio.ensure_future(asyncio.to_thread(_claim, run.outbox, message_id, run.by))
+    try:
+        return await asyncio.shield(claiming)
+    except asyncio.CancelledError:
+        # A thread cannot be stopped: let the claim finish (even through a second cancellation
+        # as the event loop shuts down), then give the message back.
+        while not claiming.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(claiming)
+        late = claiming.result()
+        if isinstance(late, _Claimed):
+            release(run.outbox, message_id, run.by, "the run was interrupted")
+        raise
+
+
 async def _claim_all(run: _Run, ids: list[str], connections: int) -> None:
     try:
         for message_id in ids:
             if run.report.stopped:
                 break
-            claimed = await asyncio.to_thread(_claim, run.outbox, message_id, run.by)
+            claimed = await _claim_in_thread(run, message_id)
             if isinstance(claimed, str):
                 run.report.skipped[claimed] += 1
                 continue
-            await run.queue.put(claimed)
+            try:
+                await run.queue.put(claimed)
+            except asyncio.CancelledError:
+                release(run.outbox, message_id, run.by, "the run was interrupted")
+                raise
     finally:
         for _ in range(connections):
             await run.queue.put(None)
@@ -254,22 +275,38 @@ async def _give_back(run: _Run, claimed: _Claimed, why: str) -> None:
     run.report.skipped["not sent because the run stopped"] += 1
 
 
+async def _ready_client(
+    run: _Run, client: aiosmtplib.SMTP | None, claimed: _Claimed
+) -> tuple[aiosmtplib.SMTP | None, bool]:
+    """The connection to use next, and whether `claimed` goes out on it now (if not, it was
+    given back unsent)."""
+    try:
+        if run.report.stopped:
+            await _give_back(run, claimed, run.report.stopped)
+            return client, False
+        if client is None:
+            try:
+                client = await connect(run.settings)
+            except SmtpError as error:
+                run.stop(str(error))
+                await _give_back(run, claimed, str(error))
+                return None, False
+        await run.limiter.acquire()
+    except asyncio.CancelledError:
+        # Interrupted before anything of this message went out: give it back at once.
+        release(run.outbox, claimed.stored.id, run.by, "the run was interrupted")
+        raise
+    return client, True
+
+
 async def _worker(run: _Run) -> None:
     client: aiosmtplib.SMTP | None = None
     sender = run.settings.sender_address.addr_spec
     try:
         while (claimed := await run.queue.get()) is not None:
-            if run.report.stopped:
-                await _give_back(run, claimed, run.report.stopped)
+            client, go = await _ready_client(run, client, claimed)
+            if client is None or not go:
                 continue
-            if client is None:
-                try:
-                    client = await connect(run.settings)
-                except SmtpError as error:
-                    run.stop(str(error))
-                    await _give_back(run, claimed, str(error))
-                    continue
-            await run.limiter.acquire()
             result = await deliver(client, sender, list(claimed.stored.to), claimed.data)
             if result.connection_lost:
                 client = None
@@ -289,9 +326,16 @@ async def _worker(run: _Run) -> None:
 async def _send(run: _Run, ids: list[str], connections: int) -> None:
     claimer = asyncio.create_task(_claim_all(run, ids, connections))
     workers = [asyncio.create_task(_worker(run)) for _ in range(connections)]
-    await asyncio.gather(claimer, *workers)
-    while run.records:
-        await asyncio.gather(*list(run.records))
+    try:
+        await asyncio.gather(claimer, *workers)
+        while run.records:
+            await asyncio.gather(*list(run.records))
+    finally:
+        # Claimed but never taken by a connection (the run was interrupted): give them back.
+        while not run.queue.empty():
+            leftover = run.queue.get_nowait()
+            if leftover is not None:
+                release(run.outbox, leftover.stored.id, run.by, "the run was interrupted")
 
 
 def send_approved(

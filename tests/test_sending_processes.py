@@ -82,3 +82,26 @@ def test_repeated_sigkill_never_delivers_twice_and_loses_nothing(workspace: Work
         stored = outbox.load(message_id)
         if stored.state == State.SENT:
             assert arrived[stored.message_id] == 1
+
+
+def test_ctrl_c_gives_back_what_was_not_yet_on_its_way(workspace: Workspace) -> None:
+    ids = approved_outbox(workspace, 20)
+    handler = RecordingHandler(data_delay=0.05)
+    outbox = Outbox(workspace.outbox_dir)
+    with smtp_server(handler) as server:
+        sender = start_sender(workspace, smtp_env(server), "--connections", "2")
+        deadline = time.monotonic() + 30
+        while len(handler.arrivals) < 4:
+            assert time.monotonic() < deadline and sender.poll() is None
+            time.sleep(0.01)
+        sender.send_signal(signal.SIGINT)
+        out, err = sender.communicate(timeout=30)
+    assert sender.returncode == 130, (out, err)
+    assert "Interrupted" in out + err
+    states = Counter(outbox.load(message_id).state for message_id in ids)
+    # At most the two messages on the wire stay claimed (a later send marks them unknown);
+    # the rest are sent or approved again, and nothing arrived twice.
+    assert states[State.SENDING] <= 2
+    assert states[State.APPROVED] >= 1
+    assert set(states) <= {State.SENT, State.APPROVED, State.SENDING}
+    assert max(arrived_message_ids(handler).values()) == 1

@@ -136,7 +136,14 @@ def send(
     plan = plan_send(opened.outbox, limit=limit, recover_as=by)
     if plan.planned:
         _confirm(opened, len(plan.planned), yes)
-        _send_with_progress(opened, plan, by, connections)
+        try:
+            _send_with_progress(opened, plan, by, connections)
+        except KeyboardInterrupt:
+            print_problem(
+                "Interrupted: messages not yet on their way were given back; run `mailer send` "
+                "again to go on (one that was being handed over will be marked unknown)."
+            )
+            raise typer.Exit(130) from None
     _print_outcome(plan)
     if not plan.all_well:
         raise typer.Exit(1)
