@@ -37,21 +37,24 @@ _PID_REUSE_SLACK = 2.0  # seconds: /proc/stat's boot time is rounded to whole se
 
 
 def sendable_problem(
-    outbox: Outbox, stored: StoredMessage, now: datetime, holder: list[bytes] | None = None
+    outbox: Outbox, stored: StoredMessage, now: datetime, data: bytes | None = None
 ) -> str | None:
-    """Why this message may not be sent now, or None. The bytes read are put in `holder`."""
+    """Why this message may not be sent now, or None.
+
+    `data` is the message file as read by the caller; what is sent is then exactly those bytes,
+    and they are checked against the approval's hash.
+    """
     if stored.state != State.APPROVED or stored.approval is None:
         return "no longer approved"
-    try:
-        data = outbox.read_bytes(stored.id)
-    except MessageNotFound:
-        return "message file missing"
+    if data is None:
+        try:
+            data = outbox.read_bytes(stored.id)
+        except MessageNotFound:
+            return "message file missing"
     if sha256_hex(data) != stored.approval.sha256:
         return "changed after approval (approve again)"
     if stored.next_attempt_at is not None and stored.next_attempt_at > now:
         return "waiting to retry after a temporary refusal"
-    if holder is not None:
-        holder.append(data)
     return None
 
 

@@ -21,7 +21,7 @@ import aiosmtplib
 
 from mailer.config import Settings
 from mailer.delivery import Outcome, TransactionResult, deliver
-from mailer.errors import OutboxError, TransitionNotAllowed
+from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
 from mailer.outbox import Claim, Outbox, State, StoredMessage
 from mailer.rate_limit import RateLimiter
 from mailer.records import now_in_amsterdam
@@ -106,7 +106,8 @@ def plan_send(
     """
     now = now or now_in_amsterdam()
     report = SendReport()
-    for stored in sorted(outbox.messages(), key=lambda s: (s.created_at, s.id)):
+    sendable: list[tuple[datetime, str]] = []  # only keys are kept: memory stays flat in N
+    for stored in outbox.messages():
         if stored.state == State.PENDING:
             report.skipped["not approved yet"] += 1
         elif (
@@ -121,10 +122,13 @@ def plan_send(
         problem = sendable_problem(outbox, stored, now)
         if problem:
             report.skipped[problem] += 1
-        elif limit is not None and len(report.planned) >= limit:
-            report.skipped["beyond --limit"] += 1
         else:
-            report.planned.append(stored.id)
+            sendable.append((stored.created_at, stored.id))
+    sendable.sort()
+    if limit is not None and len(sendable) > limit:
+        report.skipped["beyond --limit"] += len(sendable) - limit
+        del sendable[limit:]
+    report.planned = [message_id for _, message_id in sendable]
     return report
 
 
@@ -192,12 +196,19 @@ class _Run:
 
 
 def _claim(outbox: Outbox, message_id: str, by: str) -> _Claimed | str:
-    """Take one message for this process, or say why it cannot be taken (runs in a thread)."""
+    """Take one message for this process, or say why it cannot be taken (runs in a thread).
+
+    The bytes are read before the lock is taken (less time under it); the claim succeeds only
+    if exactly those bytes are the approved ones, and those bytes are what will be sent.
+    """
+    try:
+        data = outbox.read_bytes(message_id)
+    except MessageNotFound:
+        return "message file missing"
     claim = Claim(pid=os.getpid(), host=socket.gethostname(), at=now_in_amsterdam())
-    holder: list[bytes] = []
 
     def take(current: StoredMessage) -> dict[str, object]:
-        problem = sendable_problem(outbox, current, now_in_amsterdam(), holder)
+        problem = sendable_problem(outbox, current, now_in_amsterdam(), data)
         if problem:
             raise _NotSendable(problem)
         return {"claim": claim}
@@ -215,7 +226,7 @@ def _claim(outbox: Outbox, message_id: str, by: str) -> _Claimed | str:
         return "taken by another sender"
     except _NotSendable as problem:
         return str(problem)
-    return _Claimed(stored, holder[0] if holder else outbox.read_bytes(message_id))
+    return _Claimed(stored, data)
 
 
 class _NotSendable(OutboxError):
