@@ -38,17 +38,32 @@ HEADER = [
 ]
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """The process's own peak RSS so far (VmHWM). `ru_maxrss` from wait4 would be wrong here: a
+    forked child starts with this (large) benchmark process's pages counted."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
 def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """Run a command; return (seconds, peak RSS in MB, exit code)."""
     started = time.perf_counter()
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, peak_rss_mb(process.pid) or 0.0)
+        time.sleep(0.02)
     elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         assert process.stderr is not None
         sys.stderr.write(process.stderr.read().decode("utf-8", "replace"))
-    return elapsed, usage.ru_maxrss / 1024, process.returncode
+    return elapsed, peak, process.returncode
 
 
 def write_intakes(path: Path, count: int) -> None:

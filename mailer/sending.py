@@ -76,7 +76,9 @@ class SendReport:
     @property
     def all_well(self) -> bool:
         troubles = (Outcome.FAILED, Outcome.UNKNOWN, Outcome.DEFERRED)
-        return not self.stopped and not self.recovered and not any(self.ids(o) for o in troubles)
+        if self.stopped or self.recovered or self.partial:
+            return False
+        return not any(self.ids(outcome) for outcome in troubles)
 
     def summary(self) -> str:
         """One line: every count, then why messages were skipped."""
@@ -89,6 +91,8 @@ class SendReport:
         if skipped:
             reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()))
             text += f" ({reasons})"
+        if self.partial:
+            text += f"; {len(self.partial)} of the sent were refused for some recipients"
         return text + "."
 
 
@@ -110,6 +114,8 @@ def plan_send(
     for stored in outbox.messages():
         if stored.state == State.PENDING:
             report.skipped["not approved yet"] += 1
+        elif stored.state == State.UNKNOWN:
+            report.skipped["delivery unknown: decide with `mailer resolve`"] += 1
         elif (
             stored.state == State.SENDING
             and recover_as is not None
