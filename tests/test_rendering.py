@@ -56,7 +56,8 @@ def test_placeholder_of_the_source_letter_is_refused_with_its_line(tmp_path: Pat
     with pytest.raises(TemplateProblem) as caught:
         renderer.render("nl", {"name": "Bo"})
     assert str(caught.value) == (
-        "nl/letter.txt.j2:3: placeholder [naam kind] is still in the letter; replace it with a value"
+        "nl/letter.txt.j2:3: placeholder [naam kind] is still in the letter; "
+        "replace it with a value"
     )
 
 
@@ -70,13 +71,13 @@ def test_outlook_conditional_comments_are_not_placeholders() -> None:
 def test_sandbox_blocks_reaching_into_python(tmp_path: Path) -> None:
     html = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
     renderer = LetterRenderer(make_templates(tmp_path, html))
-    with pytest.raises(TemplateProblem, match="nl/letter.html.j2"):
+    with pytest.raises(TemplateProblem, match=r"nl/letter\.html\.j2"):
         renderer.render("nl", {"name": "Bo"})
 
 
 def test_missing_language_folder_is_a_clear_problem(tmp_path: Path) -> None:
     renderer = LetterRenderer(make_templates(tmp_path, "<p></p>"))
-    with pytest.raises(TemplateProblem, match="en/subject.txt.j2: template file is missing"):
+    with pytest.raises(TemplateProblem, match=r"en/subject\.txt\.j2: template file is missing"):
         renderer.render("en", {"name": "Bo"})
 
 
