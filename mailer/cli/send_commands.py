@@ -44,7 +44,9 @@ __all__ = ["register"]
 
 def _server_line(settings: Settings) -> str:
     login = f" as {settings.smtp_username}" if settings.smtp_username else ""
-    return f"{settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security.value}){login}"
+    security = {"none": "no encryption", "tls": "TLS", "starttls": "STARTTLS"}
+    protection = security[settings.smtp_security.value]
+    return f"{settings.smtp_host}:{settings.smtp_port} ({protection}){login}"
 
 
 def _dry_run(opened: Opened, plan: SendReport) -> None:
