@@ -89,7 +89,8 @@ def _send_with_progress(opened: Opened, plan: SendReport, by: str, connections: 
         )
 
     if not console.is_terminal:
-        send(lambda event: console.print(_event_line(event), markup=False))
+        # Plain lines for logs and pipes; Rich would render each one, thousands of times.
+        send(lambda event: sys.stdout.write(_event_line(event) + "\n"))
         return
     columns = (TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
