@@ -92,7 +92,7 @@ class SendReport:
             reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()))
             text += f" ({reasons})"
         if self.partial:
-            text += f"; {len(self.partial)} of the sent were refused for some recipients"
+            text += f"; {len(self.partial)} sent message(s) did not reach every recipient"
         return text + "."
 
 
