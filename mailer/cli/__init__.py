@@ -16,7 +16,7 @@ from mailer.cli import (
     template_commands,
     web_command,
 )
-from mailer.cli.common import print_problem
+from mailer.cli.common import INTERRUPTED_EXIT_CODE, print_problem
 from mailer.errors import MailerError
 
 __all__ = ["app", "entry", "main"]
@@ -37,17 +37,17 @@ for module in (intake_commands, review_commands, send_commands, template_command
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code instead of raising SystemExit."""
     try:
-        # Standalone mode lets Typer print usage errors (exit 2) and "Aborted!" (exit 1) itself.
+        # Standalone mode lets Typer print usage errors (exit 2) and "Aborted!" (exit 1) itself;
+        # it also turns Ctrl-C into exit code 130 without a word, hence the line below.
         app(args=argv, prog_name="mailer", standalone_mode=True)
     except SystemExit as exit_:
         code = exit_.code
+        if code == INTERRUPTED_EXIT_CODE and not getattr(exit_.__context__, "explained", False):
+            print_problem("Interrupted; the outbox is consistent: run the command again to go on.")
         return code if isinstance(code, int) else (0 if code is None else 1)
     except MailerError as error:
         print_problem(f"error: {error}")
         return 1
-    except KeyboardInterrupt:
-        print_problem("Interrupted; the outbox is consistent, run the command again to go on.")
-        return 130
     return 0
 
 

@@ -24,7 +24,9 @@ from mailer.review import ReviewPolicy, review_policy
 from mailer.workspace import Workspace, find_workspace
 
 __all__ = [
+    "INTERRUPTED_EXIT_CODE",
     "HomeOption",
+    "Interrupted",
     "Opened",
     "console",
     "default_person",
@@ -76,6 +78,18 @@ def default_person() -> str:
 
 def print_problem(text: str) -> None:
     error_console.print(text, markup=False)
+
+
+class Interrupted(typer.Exit):
+    """Ctrl-C, after the command has said in its own words what it left behind."""
+
+    def __init__(self, explanation: str) -> None:
+        print_problem(explanation)
+        super().__init__(INTERRUPTED_EXIT_CODE)
+        self.explained = True
+
+
+INTERRUPTED_EXIT_CODE = 130
 
 
 def print_json(data: Any) -> None:

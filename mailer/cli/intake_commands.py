@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from mailer.cli.common import (
 )
 from mailer.compose import Composer
 from mailer.errors import InvalidRecords
+from mailer.outbox import StoredMessage
 from mailer.queueing import QueueReport, queue_file
 from mailer.rendering import LetterRenderer
 from mailer.workspace import init_workspace
@@ -44,11 +46,19 @@ def init(
     )
 
 
-def _print_report(report: QueueReport, as_json: bool) -> None:
-    if as_json:
+def _print_queued(message: StoredMessage) -> None:
+    console.print(
+        f"queued {message.id}  {message.child_name}  {message.meeting_at:%d-%m-%Y %H:%M}  "
+        f"to {', '.join(message.to)}",
+        markup=False,
+    )
+
+
+def _print_report(report: QueueReport, queued_ids: list[str] | None) -> None:
+    if queued_ids is not None:
         print_json(
             {
-                "queued": [message.id for message in report.queued],
+                "queued": queued_ids,
                 "already_queued": [
                     {"row": row, "id": message_id} for row, message_id in report.already_queued
                 ],
@@ -56,12 +66,6 @@ def _print_report(report: QueueReport, as_json: bool) -> None:
             }
         )
         return
-    for message in report.queued:
-        console.print(
-            f"queued {message.id}  {message.child_name}  {message.meeting_at:%d-%m-%Y %H:%M}  "
-            f"to {', '.join(message.to)}",
-            markup=False,
-        )
     for row, message in report.updated:
         console.print(
             f"row {row}: {message.id} is an updated invitation (the earlier one was sent)",
@@ -104,18 +108,35 @@ def queue(
     """Validate every row of FILE, then put one invitation per child in the outbox for review."""
     opened = open_workspace(home)
     composer = Composer(opened.settings, LetterRenderer(opened.workspace.templates_dir))
+    # Each message is printed (or its ID kept) as it is queued, not held until the end, so a
+    # large export takes the same memory as a small one.
+    queued_ids: list[str] | None = [] if as_json else None
+    on_queued = _collect_ids(queued_ids) if queued_ids is not None else _print_queued
     try:
         report = queue_file(
-            file, opened.outbox, composer, by or default_person(), skip_invalid=skip_invalid
+            file,
+            opened.outbox,
+            composer,
+            by or default_person(),
+            skip_invalid=skip_invalid,
+            keep_messages=False,
+            on_queued=on_queued,
         )
     except InvalidRecords as invalid:
         for problem in invalid.problems:
             print_problem(str(problem))
         print_problem(f"Nothing was queued: {invalid}.")
         raise typer.Exit(1) from None
-    _print_report(report, as_json)
+    _print_report(report, queued_ids)
     if report.problems:
         raise typer.Exit(1)
+
+
+def _collect_ids(ids: list[str]) -> Callable[[StoredMessage], None]:
+    def collect(message: StoredMessage) -> None:
+        ids.append(message.id)
+
+    return collect
 
 
 def register(app: typer.Typer) -> None:

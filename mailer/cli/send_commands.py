@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mailer.cli.common import (
     HomeOption,
+    Interrupted,
     Opened,
     console,
     default_person,
@@ -142,11 +143,10 @@ def send(
         try:
             _send_with_progress(opened, plan, by, connections)
         except KeyboardInterrupt:
-            print_problem(
+            raise Interrupted(
                 "Interrupted: messages not yet on their way were given back; run `mailer send` "
                 "again to go on (one that was being handed over will be marked unknown)."
-            )
-            raise typer.Exit(130) from None
+            ) from None
     _print_outcome(plan)
     if not plan.all_well:
         raise typer.Exit(1)
