@@ -5,8 +5,8 @@ Layout of `outbox/`:
 - `messages/ID.json`: its metadata (`StoredMessage`): record, state, approval, attempts, history;
 - `keys/KEY`: which message holds a record, so that queueing a file twice makes no second message;
 - `journal.jsonl`: one line per state change (see `journal`);
-- `.lock`: held while a state changes, so that concurrent processes (several senders) never both
-  take the same message.
+- `locks/ID.lock`: held while that message's state changes, so that concurrent processes
+  (several senders) never both take the same message; `.lock` guards adding messages and keys.
 
 Every state change goes through `Outbox.transition`, which checks `ALLOWED` and writes durably.
 """
@@ -175,19 +175,29 @@ class Outbox:
         self.directory = private_directory(directory)
         self.messages_dir = private_directory(directory / "messages")
         self.keys_dir = private_directory(directory / "keys")
+        self.locks_dir = private_directory(directory / "locks")
         self.journal_path = directory / "journal.jsonl"
         self._lock_path = directory / ".lock"
 
     # -- locking -------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the outbox lock: state changes of all processes happen one at a time.
+    def locked(self, message_id: str | None = None) -> Iterator[None]:
+        """Hold the lock of one message, or (without an ID) the outbox-wide lock.
 
-        The kernel releases an flock when its process dies, so a killed sender never leaves the
-        outbox locked.
+        A state change holds its message's lock, so changes of different messages (several
+        senders, several connections) run side by side and their fsyncs share the file system's
+        journal commits; adding a message holds the outbox-wide lock, which guards the keys.
+        The kernel releases an flock when its process dies, so a killed sender never leaves
+        anything locked.
         """
-        descriptor = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        if message_id is None:
+            path = self._lock_path
+        else:
+            if not message_id or set(message_id) - set(ID_ALPHABET):
+                raise MessageNotFound(f"{message_id!r}: not a message ID")
+            path = self.locks_dir / f"{message_id}.lock"
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
             yield
@@ -344,7 +354,7 @@ class Outbox:
         `change` returns further fields to update, computed from the current metadata under the
         lock; `new_bytes` replaces the message file (re-render), updating its hash.
         """
-        with self.locked():
+        with self.locked(message_id):
             stored = self.load(message_id)
             current = stored.state
             if to_state not in ALLOWED[current] or (
@@ -376,8 +386,9 @@ class Outbox:
         self, message_id: str, change: Callable[[StoredMessage], dict[str, Any]]
     ) -> StoredMessage:
         """Change metadata that is not a state (purging content), under the lock, durably."""
-        with self.locked():
-            updated = self.load(message_id).model_copy(update=change(self.load(message_id)))
+        with self.locked(message_id):
+            current = self.load(message_id)
+            updated = current.model_copy(update=change(current))
             self._save(updated)
         return updated
 
