@@ -6,7 +6,6 @@ it can be kept after a message's content is purged.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +45,11 @@ def read_entries(path: Path, message: str | None = None) -> Iterator[JournalEntr
         for line in handle:
             if not line.strip():
                 continue
-            data = json.loads(line)
-            if message is None or data.get("message") == message:
-                yield JournalEntry.model_validate(data)
+            try:
+                entry = JournalEntry.model_validate_json(line)
+            except ValueError:
+                # A line cut short by a crash or a full disk: the metadata files still hold
+                # every state, so the journal reader passes over it instead of failing.
+                continue
+            if message is None or entry.message == message:
+                yield entry

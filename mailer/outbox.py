@@ -36,6 +36,7 @@ __all__ = [
     "Approval",
     "Attempt",
     "Claim",
+    "DamagedMessage",
     "Delivery",
     "HistoryEntry",
     "Outbox",
@@ -160,6 +161,10 @@ class StoredMessage(_Frozen):
     history: list[HistoryEntry] = Field(default_factory=list)
 
 
+class DamagedMessage(OutboxError):
+    """A metadata file of the outbox cannot be read (changed by hand, or a disk fault)."""
+
+
 class RecordAlreadyQueued(OutboxError):
     """The record already has a message in the outbox."""
 
@@ -194,9 +199,7 @@ class Outbox:
         if message_id is None:
             path = self._lock_path
         else:
-            if not message_id or set(message_id) - set(ID_ALPHABET):
-                raise MessageNotFound(f"{message_id!r}: not a message ID")
-            path = self.locks_dir / f"{message_id}.lock"
+            path = self.locks_dir / f"{_checked(message_id)}.lock"
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
@@ -207,17 +210,25 @@ class Outbox:
     # -- reading -------------------------------------------------------------------------------
 
     def eml_path(self, message_id: str) -> Path:
-        return self.messages_dir / f"{message_id}.eml"
+        return self.messages_dir / f"{_checked(message_id)}.eml"
 
     def _meta_path(self, message_id: str) -> Path:
-        return self.messages_dir / f"{message_id}.json"
+        return self.messages_dir / f"{_checked(message_id)}.json"
 
     def load(self, message_id: str) -> StoredMessage:
+        path = self._meta_path(message_id)
         try:
-            raw = self._meta_path(message_id).read_bytes()
+            raw = path.read_bytes()
         except FileNotFoundError:
             raise MessageNotFound(f"{message_id}: no such message in the outbox") from None
-        return StoredMessage.model_validate_json(raw)
+        try:
+            return StoredMessage.model_validate_json(raw)
+        except ValueError:
+            # Never echo the content: it holds children's data.
+            raise DamagedMessage(
+                f"{path.name}: this outbox file is damaged and cannot be read; restore it from "
+                "a backup, or move it out of the outbox folder"
+            ) from None
 
     def read_bytes(self, message_id: str) -> bytes:
         try:
@@ -229,21 +240,35 @@ class Outbox:
         return sorted(
             entry.name[: -len(".json")]
             for entry in os.scandir(self.messages_dir)
-            if entry.name.endswith(".json") and not entry.name.startswith(".")
+            if entry.name.endswith(".json") and _is_id(entry.name[: -len(".json")])
         )
 
-    def messages(self, state: State | None = None) -> Iterator[StoredMessage]:
-        """Every message (or those in `state`), oldest first within the same second."""
+    def messages(
+        self, state: State | None = None, damaged: list[str] | None = None
+    ) -> Iterator[StoredMessage]:
+        """Every readable message (or those in `state`), in ID order.
+
+        A damaged metadata file is passed over (it cannot be sent or shown); pass a list as
+        `damaged` to be told about it, one line per file.
+        """
         for message_id in self.ids():
-            with contextlib.suppress(MessageNotFound):  # purged between listing and reading
+            try:
                 stored = self.load(message_id)
-                if state is None or stored.state == state:
-                    yield stored
+            except DamagedMessage as error:
+                if damaged is not None:
+                    damaged.append(str(error))
+                continue
+            except MessageNotFound:  # removed between listing and reading
+                continue
+            if state is None or stored.state == state:
+                yield stored
 
     def resolve(self, typed: str) -> str:
         """The full ID for what a user typed: the ID itself or a unique prefix of it."""
         typed = typed.strip().lower()
-        if self._meta_path(typed).is_file():
+        if not _is_id(typed, exact=False):
+            raise MessageNotFound(f"{typed}: no message with this ID; `mailer list` shows them")
+        if len(typed) == ID_LENGTH and self._meta_path(typed).is_file():
             return typed
         if len(typed) < MIN_PREFIX:
             raise MessageNotFound(f"{typed!r}: type at least {MIN_PREFIX} characters of the ID")
@@ -391,6 +416,18 @@ class Outbox:
             updated = current.model_copy(update=change(current))
             self._save(updated)
         return updated
+
+
+def _is_id(text: str, exact: bool = True) -> bool:
+    length_ok = len(text) == ID_LENGTH if exact else 0 < len(text) <= ID_LENGTH
+    return length_ok and not set(text) - set(ID_ALPHABET)
+
+
+def _checked(message_id: str) -> str:
+    """The ID, refused unless it is one: IDs become file names, and may come from a web form."""
+    if not _is_id(message_id):
+        raise MessageNotFound(f"{message_id!r} is not a message ID; `mailer list` shows them")
+    return message_id
 
 
 def _hint(current: State) -> str:

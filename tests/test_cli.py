@@ -253,3 +253,15 @@ def test_python_dash_m_runs_the_same_cli(workspace: Workspace) -> None:
         check=False,
     )
     assert (result.returncode, result.stdout.strip()) == (0, "The outbox is empty.")
+
+
+def test_list_names_a_damaged_file_and_exits_1(
+    tmp_path: Path, run_cli: Run, workspace: Workspace
+) -> None:
+    queue_rows(run_cli, tmp_path, intake_row())
+    (workspace.outbox_dir / "messages" / "zzzzzzzz.json").write_text("{", encoding="utf-8")
+    code, out, err = run_cli("list")
+    assert code == 1
+    assert "zzzzzzzz.json: this outbox file is damaged" in err
+    assert "Traceback" not in err
+    assert "Zoë de Vries" in out

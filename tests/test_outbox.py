@@ -162,3 +162,31 @@ def test_metadata_lists_recipients_and_meeting(workspace: Workspace) -> None:
     assert stored.child_name == "Đorđe"
     assert stored.meeting_at.tzinfo is not None
     assert stored.record["child_name"] == "Đorđe"
+
+
+def test_damaged_metadata_file_is_named_not_echoed_and_others_still_list(
+    workspace: Workspace,
+) -> None:
+    outbox, stored = queue_one(workspace)
+    (outbox.messages_dir / "zzzzzzzz.json").write_text('{"id": "Zoë de Vries', encoding="utf-8")
+    damaged: list[str] = []
+    assert [message.id for message in outbox.messages(damaged=damaged)] == [stored.id]
+    assert len(damaged) == 1
+    assert damaged[0].startswith("zzzzzzzz.json: this outbox file is damaged")
+    assert "Zoë" not in damaged[0]
+
+
+def test_ids_that_are_not_ids_never_reach_the_file_system(workspace: Workspace) -> None:
+    outbox, _ = queue_one(workspace)
+    for bad in ("../../etc/passwd", "abc/def", "ABCDEFGH", ""):
+        with pytest.raises(MessageNotFound):
+            outbox.load(bad)
+        with pytest.raises(MessageNotFound):
+            outbox.transition(bad, State.REJECTED, by="x")
+
+
+def test_a_torn_journal_line_is_passed_over(workspace: Workspace) -> None:
+    outbox, stored = queue_one(workspace)
+    with outbox.journal_path.open("a", encoding="utf-8") as journal:
+        journal.write('{"at": "2026-12-01T10:00:00+01:00", "mess')
+    assert [entry.message for entry in read_entries(outbox.journal_path)] == [stored.id]

@@ -46,15 +46,25 @@ def list_messages(
     """List the messages in the outbox with their state and any problem."""
     opened = open_workspace(home)
     policy_ = opened.policy
+    damaged: list[str] = []
     messages = sorted(
-        opened.outbox.messages(state), key=lambda stored: (stored.meeting_at, stored.id)
+        opened.outbox.messages(state, damaged=damaged),
+        key=lambda stored: (stored.meeting_at, stored.id),
     )
+    for problem in damaged:
+        print_problem(problem)
     if as_json:
         print_json([message_summary(opened.outbox, stored, policy_) for stored in messages])
-        return
-    if not messages:
+    elif not messages:
         console.print("The outbox is empty." if state is None else f"No {state.value} messages.")
-        return
+    else:
+        _print_table(opened, messages)
+    if damaged:
+        raise typer.Exit(1)
+
+
+def _print_table(opened: Opened, messages: list[StoredMessage]) -> None:
+    policy_ = opened.policy
     rows = [
         [
             stored.id,
