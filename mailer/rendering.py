@@ -56,10 +56,19 @@ def find_placeholders(text: str) -> list[tuple[int, str]]:
 
 
 def template_version(templates_dir: Path) -> str:
-    """A short hash over every template file: a sign-off names the exact version it approved."""
+    """A short hash over every file in the templates folder: a sign-off names the exact version
+    it approved.
+
+    Every file counts, not only `*.j2`: a template can include any file, and a change to an
+    included file is a change to the letter. Only the folder's README (instructions for staff)
+    and hidden files are left out.
+    """
     digest = hashlib.sha256()
-    for path in sorted(templates_dir.rglob("*.j2")):
-        digest.update(path.relative_to(templates_dir).as_posix().encode("utf-8") + b"\x00")
+    for path in sorted(templates_dir.rglob("*")):
+        relative = path.relative_to(templates_dir).as_posix()
+        if not path.is_file() or relative == "README.md" or "/." in f"/{relative}":
+            continue
+        digest.update(relative.encode("utf-8") + b"\x00")
         digest.update(path.read_bytes() + b"\x00")
     return digest.hexdigest()[:16]
 
@@ -72,6 +81,16 @@ def _template_line(traceback: TracebackType | None, template_file: str) -> int |
             line = traceback.tb_lineno
         traceback = traceback.tb_next
     return line
+
+
+def _strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings_in(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _strings_in(item)]
+    return []
 
 
 class LetterRenderer:
@@ -106,14 +125,21 @@ class LetterRenderer:
         except jinja2.TemplateError as error:
             line = _template_line(error.__traceback__, template_file)
             raise TemplateProblem(name, line, str(error)) from None
-        self._refuse_placeholders(name, rendered)
+        self._refuse_placeholders(name, rendered, context)
         return rendered
 
-    def _refuse_placeholders(self, name: str, rendered: str) -> None:
-        placeholders = find_placeholders(rendered)
+    def _refuse_placeholders(self, name: str, rendered: str, context: dict[str, Any]) -> None:
+        # Brackets that come from the record (a nickname written as "Kim [Kimmie]") are data,
+        # not a placeholder the template forgot.
+        data = _strings_in(context)
+        placeholders = [
+            text
+            for _, text in find_placeholders(rendered)
+            if not any(text in value for value in data)
+        ]
         if not placeholders:
             return
-        _, placeholder = placeholders[0]
+        placeholder = placeholders[0]
         source = (self.templates_dir / name).read_text(encoding="utf-8")
         source_hits = [line for line, text in find_placeholders(source) if text == placeholder]
         line = source_hits[0] if source_hits else None

@@ -87,3 +87,24 @@ def test_template_version_changes_with_any_template_file(tmp_path: Path) -> None
     assert template_version(folder) == before
     (folder / "nl" / "letter.txt.j2").write_text("Dag {{ name }}\n", encoding="utf-8")
     assert template_version(folder) != before
+
+
+def test_template_version_covers_included_files_but_not_the_readme(tmp_path: Path) -> None:
+    folder = make_templates(tmp_path, "<p>{% include 'nl/footer.txt' %}</p>")
+    (folder / "nl" / "footer.txt").write_text("Groeten", encoding="utf-8")
+    (folder / "README.md").write_text("How to adapt the letter", encoding="utf-8")
+    before = template_version(folder)
+    (folder / "README.md").write_text("Clearer instructions", encoding="utf-8")
+    assert template_version(folder) == before
+    (folder / "nl" / "footer.txt").write_text("Maak 50 euro over naar ...", encoding="utf-8")
+    assert template_version(folder) != before
+
+
+def test_brackets_from_the_data_are_not_taken_for_a_placeholder(tmp_path: Path) -> None:
+    renderer = LetterRenderer(make_templates(tmp_path, "<p>{{ name }}</p>"))
+    letter = renderer.render("nl", {"name": "Kim [roepnaam Kimmie]"})
+    assert "Kim [roepnaam Kimmie]" in letter.text
+    with pytest.raises(TemplateProblem, match=r"\[naam kind\]"):
+        LetterRenderer(make_templates(tmp_path / "b", "<p>[naam kind]</p>")).render(
+            "nl", {"name": "Kim [roepnaam Kimmie]"}
+        )
