@@ -7,7 +7,6 @@ two lines naming the envelope (`X-Envelope-From`, `X-Envelope-To`), which a mail
 
 from __future__ import annotations
 
-import itertools
 import os
 import socket
 from dataclasses import dataclass
@@ -41,14 +40,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def _highest_number(directory: Path) -> int:
+    numbers = [int(path.stem) for path in directory.glob("*.eml") if path.stem.isdigit()]
+    return max(numbers, default=0)
+
+
 class StoringHandler:
     """aiosmtpd handler: store each message in `directory`, or only count it when None."""
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = private_directory(directory) if directory is not None else None
         self.received = 0
-        start = len(list(self.directory.glob("*.eml"))) if self.directory else 0
-        self._numbers = itertools.count(start + 1)
+        # Numbers go on after the highest one present; a gap (a message deleted by hand) is
+        # never filled, and a taken name is never overwritten (see `_store`).
+        self._next = _highest_number(self.directory) + 1 if self.directory else 1
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.received += 1
@@ -67,12 +72,23 @@ class StoringHandler:
 
     def _store(self, data: bytes) -> None:
         assert self.directory is not None
-        name = f"{next(self._numbers):06d}.eml"
-        temporary = self.directory / f".{name}.tmp"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        temporary = self.directory / f".incoming.{os.getpid()}.{self._next}.tmp"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
-        temporary.replace(self.directory / name)  # readers never see half a message
+        try:
+            # link() is the O_EXCL of renaming: it fails if the name exists (another server on
+            # the same folder, or a file put there by hand), and readers never see half a file.
+            while True:
+                name = self.directory / f"{self._next:06d}.eml"
+                self._next += 1
+                try:
+                    os.link(temporary, name)
+                except FileExistsError:
+                    continue
+                return
+        finally:
+            temporary.unlink()
 
 
 class LocalSmtpServer:

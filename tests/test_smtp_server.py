@@ -57,3 +57,26 @@ def test_without_a_folder_it_only_counts(tmp_path: Path) -> None:
         send(server.port, letter("tel mij"), ["zoe@example.nl"])
     assert server.handler.received == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_gap_in_the_numbers_never_leads_to_an_overwrite(tmp_path: Path) -> None:
+    store = tmp_path / "received"
+    store.mkdir()
+    # Only 000002.eml is left (000001 was deleted by hand): counting files would reuse its name.
+    kept = b"X-Envelope-From: a@example.nl\r\nX-Envelope-To: b@example.nl\r\nSubject: oud\r\n\r\n"
+    (store / "000002.eml").write_bytes(kept)
+    with LocalSmtpServer(store) as server:
+        send(server.port, letter("nieuw"), ["zoe@example.nl"])
+        # Someone else takes the next name while this server runs: it must move on, not replace.
+        (store / "000004.eml").write_bytes(kept)
+        send(server.port, letter("nieuwer"), ["zoe@example.nl"])
+    assert (store / "000002.eml").read_bytes() == kept
+    assert (store / "000004.eml").read_bytes() == kept
+    subjects = {r.path.name: r.parsed()["Subject"] for r in read_received(store)}
+    assert subjects == {
+        "000002.eml": "oud",
+        "000003.eml": "nieuw",
+        "000004.eml": "oud",
+        "000005.eml": "nieuwer",
+    }
+    assert not list(store.glob(".*"))
