@@ -1,11 +1,13 @@
-"""Removing the content of old sent and rejected messages (AVG: keep children's data no longer
-than needed), keeping the fact that they existed and a journal line without personal data.
+"""Removing the content of old sent, failed and rejected messages (AVG: keep children's data no
+longer than needed), keeping the fact that they existed and a journal line without personal data.
+Every copy goes: the message file, its HTML preview and temporary files left by a crash.
 """
 
 from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from mailer.journal import JournalEntry, append_entry
@@ -15,7 +17,9 @@ from mailer.review import check_person_name
 
 __all__ = ["PURGEABLE", "finished_at", "purge_before"]
 
-PURGEABLE = frozenset({State.SENT, State.REJECTED})
+# A failed message stays failed until a person retries or rejects it; if nobody does, its
+# content must still go in time.
+PURGEABLE = frozenset({State.SENT, State.REJECTED, State.FAILED})
 
 
 def finished_at(stored: StoredMessage) -> datetime:
@@ -41,22 +45,43 @@ def _blank(stored: StoredMessage) -> dict[str, Any]:
     return update
 
 
-def purge_before(outbox: Outbox, before: datetime, by: str) -> list[str]:
-    """Purge sent and rejected messages finished before `before`; return their IDs.
+def _copies(outbox: Outbox, message_id: str) -> list[Path]:
+    """Every file besides the metadata that may hold the message's content.
 
-    The metadata is blanked first and the .eml removed after, so a crash in between leaves a
-    purged message whose file the next purge removes.
+    `mailer show --html` writes `previews/ID.html`; a crash during a durable write leaves
+    `.NAME.PID.tmp` beside the file (see `durable`).
+    """
+    previews = outbox.directory / "previews"
+    found = [outbox.eml_path(message_id), previews / f"{message_id}.html"]
+    for folder in (outbox.messages_dir, previews):
+        if folder.is_dir():
+            found.extend(folder.glob(f".{message_id}.*.tmp"))
+    return [path for path in found if path.exists()]
+
+
+def _remove_copies(outbox: Outbox, message_id: str) -> None:
+    # Under the message's lock: a state change writing its temporary file is not disturbed.
+    with outbox.locked(message_id):
+        for path in _copies(outbox, message_id):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def purge_before(outbox: Outbox, before: datetime, by: str) -> list[str]:
+    """Purge sent, failed and rejected messages finished before `before`; return their IDs.
+
+    The metadata is blanked first and the files removed after, so a crash in between leaves a
+    purged message whose files the next purge removes.
     """
     by = check_person_name(by)
     purged = []
     for stored in outbox.messages():
         if stored.state not in PURGEABLE or finished_at(stored) >= before:
             continue
-        if stored.purged and not outbox.eml_path(stored.id).exists():
+        if stored.purged and not _copies(outbox, stored.id):
             continue
         outbox.update_fields(stored.id, _blank)
-        with contextlib.suppress(FileNotFoundError):
-            outbox.eml_path(stored.id).unlink()
+        _remove_copies(outbox, stored.id)
         append_entry(
             outbox.journal_path,
             JournalEntry(

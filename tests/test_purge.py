@@ -65,3 +65,62 @@ def test_purge_leaves_approved_and_pending_messages_alone(workspace: Workspace) 
 def test_purge_needs_a_name(workspace: Workspace) -> None:
     with pytest.raises(OutboxError):
         purge_before(Outbox(workspace.outbox_dir), now_in_amsterdam(), " ")
+
+
+def test_purge_removes_the_preview_and_temporary_files_left_by_a_crash(
+    workspace: Workspace,
+    run_cli: Any,
+    serve: Any,  # noqa: F811
+) -> None:
+    outbox = Outbox(workspace.outbox_dir)
+    (message_id,) = approved_outbox(workspace, 1)
+    code, _, _ = run_cli("show", message_id, "--html")
+    preview = workspace.outbox_dir / "previews" / f"{message_id}.html"
+    assert code == 0 and preview.exists()
+    send_approved(outbox, serve(RecordingHandler()))
+    # What a crash in the middle of a durable write leaves behind (see mailer/durable.py).
+    leftovers = [
+        outbox.messages_dir / f".{message_id}.json.4242.tmp",
+        outbox.messages_dir / f".{message_id}.eml.4242.tmp",
+        workspace.outbox_dir / "previews" / f".{message_id}.html.4242.tmp",
+    ]
+    for path in leftovers:
+        path.write_text("Zoë ouder0@example.nl", encoding="utf-8")
+    assert purge_before(outbox, now_in_amsterdam() + timedelta(minutes=1), "Anna") == [message_id]
+    assert not preview.exists()
+    assert not any(path.exists() for path in leftovers)
+    every_file = [path for path in workspace.outbox_dir.rglob("*") if path.is_file()]
+    for path in every_file:
+        assert not any(word.encode() in path.read_bytes() for word in PERSONAL), path
+
+
+def test_a_purged_message_with_a_leftover_preview_is_purged_again(
+    workspace: Workspace,
+    serve: Any,  # noqa: F811
+) -> None:
+    outbox = Outbox(workspace.outbox_dir)
+    (message_id,) = approved_outbox(workspace, 1)
+    send_approved(outbox, serve(RecordingHandler()))
+    later = now_in_amsterdam() + timedelta(minutes=1)
+    assert purge_before(outbox, later, "Anna") == [message_id]
+    preview = workspace.outbox_dir / "previews" / f"{message_id}.html"
+    preview.parent.mkdir(exist_ok=True)
+    preview.write_text("Zoë", encoding="utf-8")
+    assert purge_before(outbox, later, "Anna") == [message_id]
+    assert not preview.exists()
+
+
+def test_failed_messages_are_purged_too(
+    workspace: Workspace,
+    serve: Any,  # noqa: F811
+) -> None:
+    outbox = Outbox(workspace.outbox_dir)
+    (message_id,) = approved_outbox(workspace, 1)
+    handler = RecordingHandler(rcpt_replies={"ouder0@example.nl": "550 5.1.1 ouder0@example.nl"})
+    send_approved(outbox, serve(handler))
+    assert outbox.load(message_id).state == State.FAILED
+    assert purge_before(outbox, now_in_amsterdam() + timedelta(minutes=1), "Anna") == [message_id]
+    stored = outbox.load(message_id)
+    assert stored.purged and stored.last_error is None
+    text = (outbox.messages_dir / f"{message_id}.json").read_text(encoding="utf-8")
+    assert not any(word in text for word in PERSONAL)
