@@ -8,19 +8,21 @@ takes the same memory.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from mailer.compose import Composer
+from mailer.config import Settings
 from mailer.errors import InvalidRecords, MailerError, RowProblem
 from mailer.intake_files import read_intake_file
 from mailer.outbox import Outbox, RecordAlreadyQueued, StoredMessage
 from mailer.records import IntakeRecord, now_in_amsterdam
 from mailer.rescheduling import queue_again
 
-__all__ = ["QueueReport", "queue_file", "validate_file"]
+__all__ = ["QueueReport", "queue_file", "unknown_location", "validate_file"]
 
 
 @dataclass
@@ -52,6 +54,10 @@ def validate_file(
         if result.record is None:
             problems.extend(result.problems)
             continue
+        location = unknown_location(composer.settings, result.record.location)
+        if location:
+            problems.append(RowProblem(path.name, result.row, "location", location))
+            continue
         try:
             composer.check(result.record)
         except MailerError as error:
@@ -59,6 +65,21 @@ def validate_file(
         else:
             valid += 1
     return valid, problems
+
+
+def unknown_location(settings: Settings, location: str) -> str | None:
+    """Why a location cannot be used, or None: the letter and the calendar need its address.
+
+    A workspace that lists no locations at all is not checked (the address is then left out).
+    """
+    if not settings.locations or location in settings.locations:
+        return None
+    guess = difflib.get_close_matches(location, list(settings.locations), n=1)
+    hint = f"did you mean '{guess[0]}'? " if guess else ""
+    return (
+        f"'{location}' is not a location in config/settings.toml; {hint}"
+        f'add it as [locations."{location}"] with its address'
+    )
 
 
 def queue_file(

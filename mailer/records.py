@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,8 @@ __all__ = ["AMSTERDAM", "IntakeRecord", "Parent", "now_in_amsterdam"]
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 MAX_NAME_LENGTH = 120
+# An intake meeting is planned weeks ahead, not years: a later date is a typo in the year.
+MAX_AHEAD = timedelta(days=2 * 365)
 
 
 def now_in_amsterdam() -> datetime:
@@ -107,7 +109,11 @@ class Parent(BaseModel):
 
 
 class IntakeRecord(BaseModel):
-    """One validated row: the child, the meeting, the parents and the professionals."""
+    """One validated row: the child, the meeting, the parents and the professionals.
+
+    Validation context: `now` (default: the current time in Amsterdam) decides whether the meeting
+    lies in the future; `stored=True` reads back a record that was validated when it was queued.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -141,17 +147,37 @@ class IntakeRecord(BaseModel):
                 raise ValueError(f"parent{number}_name: parent {number} has an e-mail but no name")
         if not (self.parent1_email or self.parent2_email):
             raise ValueError("parent1_email: at least one parent with an e-mail address is needed")
-        if self.parent1_email and self.parent1_email == self.parent2_email:
+        if (
+            self.parent1_email
+            and self.parent2_email
+            and self.parent1_email.casefold() == self.parent2_email.casefold()
+        ):
             raise ValueError("parent2_email: is the same address as parent1_email")
         return self
 
     @model_validator(mode="after")
     def _meeting_is_in_the_future(self, info: ValidationInfo) -> IntakeRecord:
         context = info.context or {}
+        start = self.meeting_at
+        if context.get("stored"):
+            # Read back from the outbox: these rules held when it was queued, and its meeting
+            # may have passed since.
+            return self
         now: datetime = context.get("now") or now_in_amsterdam()
-        if self.meeting_at <= now:
+        if start.astimezone(UTC).astimezone(AMSTERDAM).time() != self.meeting_time:
             raise ValueError(
-                f"meeting_date: the meeting ({self.meeting_at:%d-%m-%Y %H:%M}) is not in the future"
+                f"meeting_time: {self.meeting_time:%H:%M} does not exist on "
+                f"{self.meeting_date:%d-%m-%Y} (the clocks go forward that night); choose "
+                "another time"
+            )
+        if start <= now:
+            raise ValueError(
+                f"meeting_date: the meeting ({start:%d-%m-%Y %H:%M}) is not in the future"
+            )
+        if start > now + MAX_AHEAD:
+            raise ValueError(
+                f"meeting_date: the meeting ({start:%d-%m-%Y}) is more than two years ahead; "
+                "check the year"
             )
         return self
 

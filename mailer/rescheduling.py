@@ -9,7 +9,7 @@ SEQUENCE, which waits for approval like every message. All bytes come from `Comp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email import message_from_bytes, policy
 from typing import Any, Literal
 
@@ -31,8 +31,6 @@ __all__ = [
 
 UNSENT = frozenset({State.PENDING, State.APPROVED, State.REJECTED, State.FAILED})
 IN_FLIGHT = frozenset({State.SENDING, State.UNKNOWN})
-# Far in the past: a stored record is read back even when its meeting has passed.
-_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
 Action = Literal["unchanged", "replaced", "updated", "already_sent", "rendered", "cancelled"]
 
@@ -51,7 +49,8 @@ def stored_record(stored: StoredMessage, now: datetime | None = None) -> IntakeR
     if not stored.record:
         raise OutboxError(f"{stored.id}: its content was removed, so it cannot be rendered again")
     try:
-        return IntakeRecord.model_validate(stored.record, context={"now": now or _LONG_AGO})
+        context: dict[str, object] = {"now": now} if now else {"stored": True}
+        return IntakeRecord.model_validate(stored.record, context=context)
     except ValueError as error:
         first = str(error).splitlines()[-1].strip() if str(error) else "invalid record"
         raise OutboxError(f"{stored.id}: cannot be rendered again: {first}") from None

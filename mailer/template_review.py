@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 KINDS: tuple[LetterKind, ...] = get_args(LetterKind)
-_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 _BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # Fictional example data, clearly recognisable as such in a preview.
 _SAMPLE: dict[str, dict[str, str]] = {
@@ -101,7 +100,7 @@ def sample_record(language: str, settings: Settings, *, weeks_ahead: int = 3) ->
         "language": language if language in _SAMPLE else "nl",
         **_SAMPLE.get(language, _SAMPLE["nl"]),
     }
-    return IntakeRecord.model_validate(row, context={"now": _LONG_AGO})
+    return IntakeRecord.model_validate(row, context={"stored": True})
 
 
 def _relative(workspace: Workspace, template: str) -> str:

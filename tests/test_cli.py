@@ -265,3 +265,14 @@ def test_list_names_a_damaged_file_and_exits_1(
     assert "zzzzzzzz.json: this outbox file is damaged" in err
     assert "Traceback" not in err
     assert "Zoë de Vries" in out
+
+
+def test_unknown_location_is_a_row_problem_with_a_suggestion(tmp_path: Path, run_cli: Run) -> None:
+    code, _, err = queue_rows(run_cli, tmp_path, intake_row(location="De Speeldoos Zud"))
+    assert code == 1
+    assert err.splitlines()[0] == (
+        "intakes.csv:2: location: 'De Speeldoos Zud' is not a location in config/settings.toml; "
+        "did you mean 'De Speeldoos Zuid'? add it as [locations.\"De Speeldoos Zud\"] with its "
+        "address"
+    )
+    assert listed(run_cli) == []

@@ -9,7 +9,7 @@ import pytest
 
 from mailer.errors import InputFileError
 from mailer.intake_files import read_intake_file
-from tests.conftest import intake_row, write_csv
+from tests.conftest import future_date, intake_row, write_csv
 
 
 def records_of(path: Path) -> list[str]:
@@ -36,7 +36,7 @@ def test_dutch_column_names_in_any_case_and_spacing(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     path.write_text(
         " Naam Kind ;Groep;LOCATIE;datum;tijd;ouder1_naam;Ouder1-Email;pedagogisch professionals\n"
-        "Zoë;Dolfijnen;De Speeldoos;15-12-2099;14:30;Sanne;sanne@example.nl;Anna\n",
+        f"Zoë;Dolfijnen;De Speeldoos;{future_date()};14:30;Sanne;sanne@example.nl;Anna\n",
         encoding="utf-8",
     )
     [result] = list(read_intake_file(path))

@@ -113,3 +113,21 @@ def test_without_id_the_child_time_and_addresses_make_the_key() -> None:
     assert base.dedup_key == validate(id="", parent1_email="SANNE@example.nl").dedup_key
     assert base.dedup_key != validate(id="", meeting_time="15:00").dedup_key
     assert base.dedup_key != validate(id="", parent2_email="other@example.nl").dedup_key
+
+
+def test_meeting_years_ahead_is_a_typo_in_the_year() -> None:
+    with pytest.raises(ValidationError, match="more than two years ahead"):
+        validate(meeting_date="2207-12-15")
+    with pytest.raises(ValidationError, match="more than two years ahead"):
+        validate(meeting_date="9999-12-31", meeting_time="23:59")
+
+
+def test_a_time_skipped_by_the_clock_change_is_refused() -> None:
+    with pytest.raises(ValidationError, match="does not exist on 28-03-2027"):
+        validate(meeting_date="2027-03-28", meeting_time="02:30")
+    assert validate(meeting_date="2027-03-28", meeting_time="03:30").meeting_time == time(3, 30)
+
+
+def test_the_same_address_twice_in_other_case_is_refused() -> None:
+    with pytest.raises(ValidationError, match="same address"):
+        validate(parent2_email="SANNE@example.nl")
