@@ -173,7 +173,20 @@ def load_settings(
         return Settings.model_validate(merged)
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or 'settings'}: {issue['msg']}"
+            f"{_setting_name(issue['loc'])}: {issue['msg']}"
             for issue in error.errors(include_url=False, include_input=False)
         )
-        raise ConfigError(f"{settings_path}: {problems}") from None
+        # The value may come from settings.toml, .env or the environment: name all three.
+        raise ConfigError(
+            f"configuration ({settings_path.name}, .env or MAILER_* variables): {problems}"
+        ) from None
+
+
+def _setting_name(location: tuple[int | str, ...]) -> str:
+    """`smtp_port (MAILER_SMTP_PORT)`: the field as written in TOML, and its variable."""
+    if not location:
+        return "settings"
+    field = str(location[0])
+    if field == "locations":
+        return ".".join(str(part) for part in location)
+    return f"{field} ({ENV_PREFIX}{field.upper()})"
