@@ -11,22 +11,11 @@ from typing import Any
 import pytest
 
 from mailer.cli import main
+from mailer.intake_files import CANONICAL_COLUMNS
 from mailer.workspace import Workspace, init_workspace
 
-FIELDS = (
-    "id",
-    "child_name",
-    "group",
-    "location",
-    "meeting_date",
-    "meeting_time",
-    "parent1_name",
-    "parent1_email",
-    "parent2_name",
-    "parent2_email",
-    "professionals",
-    "language",
-)
+# The columns a planning-system export uses, in the order this project writes them.
+FIELDS = tuple(name for name in CANONICAL_COLUMNS if name != "duration_minutes")
 
 
 def future_date(days: int = 30) -> str:

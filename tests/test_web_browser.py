@@ -28,21 +28,13 @@ from mailer.outbox import Outbox, State
 from mailer.template_signoff import sign_off
 from mailer.web import ReviewServer
 from mailer.workspace import Workspace
+from tests.browser_support import ARTIFACTS, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
 RunCli = Callable[..., tuple[int, str, str]]
 # CHROMIUM_PATH points at another build; it also lets a test check what happens without one.
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 def require_chromium() -> None:
