@@ -8,6 +8,7 @@ message when something goes wrong: before DATA a retry is safe, after DATA began
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -35,6 +36,9 @@ class TransactionResult:
     reply: str
     refused: dict[str, str] = field(default_factory=dict)  # address -> reply
     connection_lost: bool = False
+    # The refusal is about the server or the configuration (the sender), not this message:
+    # nothing was handed over, so the message goes back unsent and the run stops.
+    about_server: bool = False
 
 
 def redact_addresses(text: str) -> str:
@@ -73,6 +77,12 @@ async def _envelope(
     encoding = "ascii" if _is_ascii(sender, *recipients) else "utf-8"
     options = [] if encoding == "ascii" else ["SMTPUTF8"]
     if options and not client.supports_extension("smtputf8"):
+        if not sender.isascii():
+            reply = (
+                f"the server cannot take the non-ASCII sender address {sender} (no SMTPUTF8); "
+                "use an ASCII address in MAILER_SENDER"
+            )
+            return TransactionResult(Outcome.FAILED, reply, about_server=True), {}
         reply = "the server cannot take non-ASCII addresses (no SMTPUTF8)"
         return TransactionResult(Outcome.FAILED, reply), {}
     try:
@@ -80,7 +90,17 @@ async def _envelope(
     except aiosmtplib.SMTPResponseException as error:
         alive = await _reset(client)
         reply = describe_reply(error.code, error.message)
-        return TransactionResult(_by_code(error.code), reply, connection_lost=not alive), {}
+        # MAIL FROM names only the sender: a permanent refusal there holds for every message.
+        about_server = error.code >= 500
+        if about_server:
+            reply = (
+                f"the server refused the sender {sender} ({reply}); check MAILER_SENDER and "
+                "the login (MAILER_SMTP_USERNAME)"
+            )
+        result = TransactionResult(
+            _by_code(error.code), reply, connection_lost=not alive, about_server=about_server
+        )
+        return result, {}
     refused: dict[str, str] = {}
     codes: list[int] = []
     for recipient in recipients:
@@ -98,7 +118,14 @@ async def _envelope(
     return TransactionResult(outcome, reply, refused, connection_lost=not alive), refused
 
 
-async def _data(client: aiosmtplib.SMTP, data: bytes, refused: dict[str, str]) -> TransactionResult:
+async def _data(
+    client: aiosmtplib.SMTP,
+    data: bytes,
+    refused: dict[str, str],
+    handing_over: Callable[[], None] | None,
+) -> TransactionResult:
+    if handing_over is not None:
+        handing_over()
     try:
         response = await client.data(data)
     except aiosmtplib.SMTPDataError as error:
@@ -115,9 +142,17 @@ async def _data(client: aiosmtplib.SMTP, data: bytes, refused: dict[str, str]) -
 
 
 async def deliver(
-    client: aiosmtplib.SMTP, sender: str, recipients: list[str], data: bytes
+    client: aiosmtplib.SMTP,
+    sender: str,
+    recipients: list[str],
+    data: bytes,
+    handing_over: Callable[[], None] | None = None,
 ) -> TransactionResult:
-    """Send `data` to exactly `recipients` (never the headers') and classify what happened."""
+    """Send `data` to exactly `recipients` (never the headers') and classify what happened.
+
+    `handing_over` is called just before DATA: from then on the server may have the message,
+    so an interrupted caller must not give it back as unsent.
+    """
     try:
         early, refused = await _envelope(client, sender, recipients)
     except (aiosmtplib.SMTPException, OSError) as error:
@@ -127,4 +162,4 @@ async def deliver(
         )
     if early is not None:
         return early
-    return await _data(client, data, refused)
+    return await _data(client, data, refused, handing_over)

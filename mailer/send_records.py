@@ -1,5 +1,6 @@
-"""What the outbox keeps about sending: whether a message may go now, whether its claiming
-process still lives, the outcome of each attempt, and a person's decision about an unknown one.
+"""What the outbox keeps about sending: whether a message may go now, claiming it, whether its
+claiming process still lives, the outcome of each attempt, and a person's decision about an
+unknown or failed one.
 
 Full server replies (which may name addresses) stay in the message's metadata; the journal gets
 them with addresses redacted, because the journal is kept after content is purged.
@@ -10,18 +11,23 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
 from mailer.config import Settings
 from mailer.delivery import Outcome, TransactionResult, redact_addresses
-from mailer.errors import MessageNotFound, OutboxError
+from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
 from mailer.outbox import Attempt, Claim, Delivery, Outbox, State, StoredMessage, sha256_hex
 from mailer.records import now_in_amsterdam
 from mailer.review import check_person_name
 
 __all__ = [
+    "Claimed",
+    "claim_message",
     "claimer_alive",
     "next_attempt_delay",
     "record_result",
@@ -209,3 +215,69 @@ def resolve_unknown(outbox: Outbox, message_id: str, *, sent: bool, by: str) -> 
         only_from=frozenset({State.UNKNOWN}),
         change=lambda _: {"next_attempt_at": None, "last_error": None, "claim": None},
     )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message this process has taken for sending, with the exact bytes to send."""
+
+    stored: StoredMessage
+    data: bytes
+
+
+def _to_addresses(data: bytes) -> list[str]:
+    """The addr-specs of the To header(s) of the message bytes (headers only are parsed)."""
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(data)
+    found: list[str] = []
+    for value in headers.get_all("To") or []:
+        found.extend(address.addr_spec for address in getattr(value, "addresses", ()))
+    return found
+
+
+def _envelope_problem(stored: StoredMessage, header_to: list[str]) -> str | None:
+    """Refuse an envelope the approval does not cover: the approved hash covers the bytes (and
+    so their To header), not the metadata file the envelope is taken from."""
+    if sorted(a.lower() for a in stored.to) != sorted(a.lower() for a in header_to):
+        return "recipients in its .json differ from the approved letter's To (not sent)"
+    return None
+
+
+def claim_message(outbox: Outbox, message_id: str, by: str) -> Claimed | str:
+    """Take one message for this process, or say why it cannot be taken (runs in a thread).
+
+    The bytes are read and parsed before the lock is taken (less time under it); the claim
+    succeeds only if exactly those bytes are the approved ones and the recipients are those of
+    their To header, and those bytes are what will be sent.
+    """
+    try:
+        data = outbox.read_bytes(message_id)
+    except MessageNotFound:
+        return "message file missing"
+    header_to = _to_addresses(data)
+    claim = Claim(pid=os.getpid(), host=socket.gethostname(), at=now_in_amsterdam())
+
+    def take(current: StoredMessage) -> dict[str, object]:
+        problem = sendable_problem(outbox, current, now_in_amsterdam(), data)
+        problem = problem or _envelope_problem(current, header_to)
+        if problem:
+            raise _NotSendable(problem)
+        return {"claim": claim}
+
+    try:
+        stored = outbox.transition(
+            message_id,
+            State.SENDING,
+            by=by,
+            note="claimed for sending",
+            only_from=frozenset({State.APPROVED}),
+            change=take,
+        )
+    except TransitionNotAllowed:
+        return "taken by another sender"
+    except _NotSendable as problem:
+        return str(problem)
+    return Claimed(stored, data)
+
+
+class _NotSendable(OutboxError):
+    pass

@@ -1,183 +1,56 @@
 """The send run: approved messages out over SMTP, each at most once, every outcome recorded.
 
-A run first marks messages left in `sending` by a dead process as `unknown`, then claims each
-sendable message atomically (`approved` -> `sending`, under the outbox lock, re-checking the hash
-of its bytes), sends it on one of K connections, and records the outcome. Outbox writes run in
-threads so that their fsyncs overlap with the network. Progress is reported through a callback.
+A run first marks messages left in `sending` by a dead process as `unknown`. Then each of K
+workers takes the next planned ID, gets its connection ready, waits for the rate limit, and only
+then claims the message (`approved` -> `sending`, under its lock, re-checking the approved bytes
+and the recipients) and sends it: a stopped or killed run leaves at most K messages `sending`.
+Outcomes are recorded in threads, overlapping with the next message. Progress goes to a callback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-from collections import Counter
-from collections.abc import Callable
+import signal
+from collections.abc import Awaitable, Collection, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import Any, TypeVar
 
 import aiosmtplib
 
 from mailer.config import Settings
 from mailer.delivery import Outcome, TransactionResult, deliver
-from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
-from mailer.outbox import Claim, Outbox, State, StoredMessage
+from mailer.errors import OutboxError
+from mailer.outbox import Outbox
 from mailer.rate_limit import RateLimiter
-from mailer.records import now_in_amsterdam
-from mailer.send_records import (
-    claimer_alive,
-    record_result,
-    release,
-    sendable_problem,
+from mailer.send_plan import (
+    NOT_SENT,
+    ProgressCallback,
+    SendEvent,
+    SendReport,
+    plan_send,
+    recover_stale,
 )
+from mailer.send_records import Claimed, claim_message, record_result, release
 from mailer.smtp_client import SmtpError, check_security, connect
 
 __all__ = [
+    "NOT_SENT",
     "ProgressCallback",
     "SendEvent",
+    "SendInterrupted",
     "SendReport",
     "plan_send",
     "recover_stale",
     "send_approved",
 ]
 
-
-@dataclass(frozen=True)
-class SendEvent:
-    """One message done; `detail` is one line for the person running the send."""
-
-    message_id: str
-    outcome: str
-    detail: str
+_T = TypeVar("_T")
 
 
-ProgressCallback = Callable[[SendEvent], None]
-
-
-@dataclass
-class SendReport:
-    """What a run did (or, for a dry run, would do)."""
-
-    planned: list[str] = field(default_factory=list)
-    outcomes: dict[str, list[str]] = field(default_factory=dict)  # outcome -> IDs
-    skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
-    recovered: list[str] = field(default_factory=list)  # left in `sending` -> now unknown
-    partial: dict[str, list[str]] = field(default_factory=dict)  # ID -> refused addresses
-    stopped: str | None = None  # why the run ended early
-
-    def ids(self, outcome: str) -> list[str]:
-        """The IDs with this outcome (`Outcome.SENT` or plain "sent")."""
-        return self.outcomes.get(str(outcome), [])
-
-    def add(self, message_id: str, outcome: str) -> None:
-        self.outcomes.setdefault(outcome, []).append(message_id)
-
-    @property
-    def all_well(self) -> bool:
-        troubles = (Outcome.FAILED, Outcome.UNKNOWN, Outcome.DEFERRED)
-        if self.stopped or self.recovered or self.partial:
-            return False
-        return not any(self.ids(outcome) for outcome in troubles)
-
-    def summary(self) -> str:
-        """One line: every count, then why messages were skipped."""
-        counts = ", ".join(
-            f"{len(self.ids(outcome))} {outcome.value}"
-            for outcome in (Outcome.SENT, Outcome.DEFERRED, Outcome.FAILED, Outcome.UNKNOWN)
-        )
-        skipped = sum(self.skipped.values())
-        text = f"{counts}, {skipped} skipped"
-        if skipped:
-            reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()))
-            text += f" ({reasons})"
-        if self.partial:
-            text += f"; {len(self.partial)} sent message(s) did not reach every recipient"
-        return text + "."
-
-
-def plan_send(
-    outbox: Outbox,
-    *,
-    limit: int | None = None,
-    now: datetime | None = None,
-    recover_as: str | None = None,
-) -> SendReport:
-    """Which approved messages may be sent now (in queueing order), and why others may not.
-
-    With `recover_as`, messages left in `sending` by a process that is gone are marked `unknown`
-    in the same pass (a dry run leaves them alone).
-    """
-    now = now or now_in_amsterdam()
-    report = SendReport()
-    sendable: list[tuple[datetime, str]] = []  # only keys are kept: memory stays flat in N
-    for stored in outbox.messages():
-        if stored.state == State.PENDING:
-            report.skipped["not approved yet"] += 1
-        elif stored.state == State.UNKNOWN:
-            report.skipped["delivery unknown: decide with `mailer resolve`"] += 1
-        elif (
-            stored.state == State.SENDING
-            and recover_as is not None
-            and not claimer_alive(stored.claim)
-            and _mark_unknown(outbox, stored, recover_as)
-        ):
-            report.recovered.append(stored.id)
-        if stored.state != State.APPROVED:
-            continue
-        problem = sendable_problem(outbox, stored, now)
-        if problem:
-            report.skipped[problem] += 1
-        else:
-            sendable.append((stored.created_at, stored.id))
-    sendable.sort()
-    if limit is not None and len(sendable) > limit:
-        report.skipped["beyond --limit"] += len(sendable) - limit
-        del sendable[limit:]
-    report.planned = [message_id for _, message_id in sendable]
-    return report
-
-
-def _mark_unknown(outbox: Outbox, stored: StoredMessage, by: str) -> bool:
-    claim = stored.claim
-    who = f"process {claim.pid}" if claim else "a sender"
-
-    def same_claim(current: StoredMessage) -> dict[str, object]:
-        if current.claim != claim:
-            raise OutboxError("claimed again in the meantime")
-        return {
-            "claim": None,
-            "last_error": f"the sending {who} stopped while sending; it may or may not have "
-            "arrived: decide with `mailer resolve ID --sent` or `--resend`",
-        }
-
-    try:
-        outbox.transition(
-            stored.id,
-            State.UNKNOWN,
-            by=by,
-            note=f"the sending {who} stopped while it was sending",
-            only_from=frozenset({State.SENDING}),
-            change=same_claim,
-        )
-    except OutboxError:
-        return False
-    return True
-
-
-def recover_stale(outbox: Outbox, by: str) -> list[str]:
-    """Mark messages whose sending process is gone as `unknown`; never send them again."""
-    return [
-        stored.id
-        for stored in outbox.messages(State.SENDING)
-        if not claimer_alive(stored.claim) and _mark_unknown(outbox, stored, by)
-    ]
-
-
-@dataclass
-class _Claimed:
-    stored: StoredMessage
-    data: bytes
+class SendInterrupted(KeyboardInterrupt):
+    """A stop signal (SIGTERM, SIGHUP) ended the run, handled like Ctrl-C: messages not yet on
+    their way were given back, the one being handed over has its outcome recorded."""
 
 
 @dataclass
@@ -188,171 +61,243 @@ class _Run:
     report: SendReport
     progress: ProgressCallback | None
     limiter: RateLimiter
-    queue: asyncio.Queue[_Claimed | None]
+    ids: Iterator[str]
     recording: asyncio.Semaphore
+    sender: str
     records: set[asyncio.Task[None]] = field(default_factory=set)
+    signal_name: str | None = None
 
     def stop(self, reason: str) -> None:
         if self.report.stopped is None:
             self.report.stopped = reason
+
+    def next_id(self) -> str | None:
+        """The next planned message nobody has taken, or None when the run is over."""
+        return None if self.report.stopped else next(self.ids, None)
 
     def tell(self, event: SendEvent) -> None:
         if self.progress:
             self.progress(event)
 
 
-def _claim(outbox: Outbox, message_id: str, by: str) -> _Claimed | str:
-    """Take one message for this process, or say why it cannot be taken (runs in a thread).
-
-    The bytes are read before the lock is taken (less time under it); the claim succeeds only
-    if exactly those bytes are the approved ones, and those bytes are what will be sent.
-    """
-    try:
-        data = outbox.read_bytes(message_id)
-    except MessageNotFound:
-        return "message file missing"
-    claim = Claim(pid=os.getpid(), host=socket.gethostname(), at=now_in_amsterdam())
-
-    def take(current: StoredMessage) -> dict[str, object]:
-        problem = sendable_problem(outbox, current, now_in_amsterdam(), data)
-        if problem:
-            raise _NotSendable(problem)
-        return {"claim": claim}
-
-    try:
-        stored = outbox.transition(
-            message_id,
-            State.SENDING,
-            by=by,
-            note="claimed for sending",
-            only_from=frozenset({State.APPROVED}),
-            change=take,
-        )
-    except TransitionNotAllowed:
-        return "taken by another sender"
-    except _NotSendable as problem:
-        return str(problem)
-    return _Claimed(stored, data)
+async def _through_cancellation(future: Awaitable[_T]) -> _T:
+    """The result of `future`, waiting for it even when this task is cancelled meanwhile (a
+    thread cannot be stopped, a message on the wire should finish). The caller re-raises: a
+    cancelled task still has `cancelling()` set after this returns."""
+    task = asyncio.ensure_future(future)
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            continue
+    return task.result()
 
 
-class _NotSendable(OutboxError):
-    pass
+def _cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
-async def _claim_in_thread(run: _Run, message_id: str) -> _Claimed | str:
-    claiming = asyncio.ensure_future(asyncio.to_thread(_claim, run.outbox, message_id, run.by))
-    try:
-        return await asyncio.shield(claiming)
-    except asyncio.CancelledError:
-        # A thread cannot be stopped: let the claim finish (even through a second cancellation
-        # as the event loop shuts down), then give the message back.
-        while not claiming.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(claiming)
-        late = claiming.result()
-        if isinstance(late, _Claimed):
+async def _claim_in_thread(run: _Run, message_id: str) -> Claimed | str:
+    claimed = await _through_cancellation(
+        asyncio.to_thread(claim_message, run.outbox, message_id, run.by)
+    )
+    if _cancelled():
+        if isinstance(claimed, Claimed):
             release(run.outbox, message_id, run.by, "the run was interrupted")
-        raise
+        raise asyncio.CancelledError
+    return claimed
 
 
-async def _claim_all(run: _Run, ids: list[str], connections: int) -> None:
-    try:
-        for message_id in ids:
-            if run.report.stopped:
-                break
-            claimed = await _claim_in_thread(run, message_id)
-            if isinstance(claimed, str):
-                run.report.skipped[claimed] += 1
-                continue
-            try:
-                await run.queue.put(claimed)
-            except asyncio.CancelledError:
-                release(run.outbox, message_id, run.by, "the run was interrupted")
-                raise
-    finally:
-        for _ in range(connections):
-            await run.queue.put(None)
-
-
-async def _record(run: _Run, claimed: _Claimed, result: TransactionResult) -> None:
-    try:
-        outcome, detail = await asyncio.to_thread(
-            record_result, run.outbox, claimed.stored, result, run.settings, run.by
-        )
-    finally:
-        run.recording.release()
+async def _record(run: _Run, claimed: Claimed, result: TransactionResult) -> None:
+    outcome, detail = await _through_cancellation(
+        asyncio.to_thread(record_result, run.outbox, claimed.stored, result, run.settings, run.by)
+    )
     run.report.add(claimed.stored.id, outcome)
     if result.refused and outcome == Outcome.SENT:
         run.report.partial[claimed.stored.id] = sorted(result.refused)
     run.tell(SendEvent(claimed.stored.id, outcome, detail))
 
 
-async def _give_back(run: _Run, claimed: _Claimed, why: str) -> None:
-    await asyncio.to_thread(release, run.outbox, claimed.stored.id, run.by, why)
-    run.report.skipped["not sent because the run stopped"] += 1
-
-
-async def _ready_client(
-    run: _Run, client: aiosmtplib.SMTP | None, claimed: _Claimed
-) -> tuple[aiosmtplib.SMTP | None, bool]:
-    """The connection to use next, and whether `claimed` goes out on it now (if not, it was
-    given back unsent)."""
+async def _record_in_background(run: _Run, claimed: Claimed, result: TransactionResult) -> None:
+    """Record while the connection goes on with the next message; the semaphore bounds how
+    many records wait."""
     try:
-        if run.report.stopped:
-            await _give_back(run, claimed, run.report.stopped)
-            return client, False
-        if client is None:
-            try:
-                client = await connect(run.settings)
-            except SmtpError as error:
-                run.stop(str(error))
-                await _give_back(run, claimed, str(error))
-                return None, False
-        await run.limiter.acquire()
+        await run.recording.acquire()
     except asyncio.CancelledError:
-        # Interrupted before anything of this message went out: give it back at once.
-        release(run.outbox, claimed.stored.id, run.by, "the run was interrupted")
+        await _record(run, claimed, result)
         raise
-    return client, True
+    task = asyncio.create_task(_record(run, claimed, result))
+    run.records.add(task)
+
+    def done(finished: asyncio.Task[None]) -> None:
+        run.records.discard(finished)
+        run.recording.release()
+
+    task.add_done_callback(done)
+
+
+async def _give_back(run: _Run, claimed: Claimed, why: str) -> None:
+    await _through_cancellation(
+        asyncio.to_thread(release, run.outbox, claimed.stored.id, run.by, why)
+    )
+    run.report.skipped[NOT_SENT] += 1
+
+
+async def _conclude(run: _Run, claimed: Claimed, result: TransactionResult) -> None:
+    """After the transaction: a problem of the server or the configuration stops the run and
+    gives the message back; any other outcome is recorded."""
+    if result.about_server:
+        run.stop(result.reply)
+        await _give_back(run, claimed, result.reply)
+    else:
+        await _record_in_background(run, claimed, result)
+
+
+async def _interrupted(
+    run: _Run,
+    client: aiosmtplib.SMTP,
+    claimed: Claimed,
+    delivering: asyncio.Future[TransactionResult],
+    on_wire: bool,
+) -> None:
+    """The run was interrupted during this message's transaction: before DATA the message goes
+    back unsent; after DATA began the transaction is allowed to finish and its outcome is
+    recorded (unknown if it is cut off after all)."""
+    if not on_wire:
+        delivering.cancel()
+    try:
+        result = await _through_cancellation(delivering)
+    except asyncio.CancelledError:
+        client.close()
+        if not on_wire:
+            await _give_back(run, claimed, "the run was interrupted")
+            return
+        reply = "the run was interrupted while the message was being handed over"
+        result = TransactionResult(Outcome.UNKNOWN, reply, connection_lost=True)
+    if result.about_server:
+        await _give_back(run, claimed, result.reply)
+    else:
+        await _record(run, claimed, result)
+
+
+async def _hand_over(
+    run: _Run, client: aiosmtplib.SMTP, claimed: Claimed
+) -> aiosmtplib.SMTP | None:
+    """Send one claimed message; return the connection for the next one (None once closed)."""
+    on_wire = False
+
+    def handing_over() -> None:
+        nonlocal on_wire
+        on_wire = True
+
+    delivering = asyncio.ensure_future(
+        deliver(client, run.sender, list(claimed.stored.to), claimed.data, handing_over)
+    )
+    try:
+        result = await asyncio.shield(delivering)
+    except asyncio.CancelledError:
+        await _interrupted(run, client, claimed, delivering, on_wire)
+        raise
+    except Exception:
+        # Not an SMTP outcome (those are results): never leave the message `sending` for it.
+        client.close()
+        if not on_wire:
+            await _give_back(run, claimed, "an unexpected error stopped the run")
+        else:
+            reply = "an unexpected error stopped the run while the message was being handed over"
+            await _record(run, claimed, TransactionResult(Outcome.UNKNOWN, reply))
+        raise
+    await _conclude(run, claimed, result)
+    return None if result.connection_lost else client
+
+
+async def _send_one(
+    run: _Run, client: aiosmtplib.SMTP | None, message_id: str
+) -> aiosmtplib.SMTP | None:
+    """One planned message: connection, rate limit, claim, transaction, in that order, so that
+    a message is `sending` only while it is really about to go out."""
+    if client is None:
+        try:
+            client = await connect(run.settings)
+        except SmtpError as error:
+            run.stop(str(error))
+            run.report.skipped[NOT_SENT] += 1
+            return None
+    await run.limiter.acquire()
+    if run.report.stopped:  # another connection stopped the run while this one waited
+        run.report.skipped[NOT_SENT] += 1
+        return client
+    claimed = await _claim_in_thread(run, message_id)
+    if isinstance(claimed, str):
+        run.report.skipped[claimed] += 1
+        return client
+    return await _hand_over(run, client, claimed)
+
+
+async def _close(client: aiosmtplib.SMTP) -> None:
+    if _cancelled():
+        client.close()
+        return
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError, asyncio.CancelledError):
+        client.close()
 
 
 async def _worker(run: _Run) -> None:
     client: aiosmtplib.SMTP | None = None
-    sender = run.settings.sender_address.addr_spec
     try:
-        while (claimed := await run.queue.get()) is not None:
-            client, go = await _ready_client(run, client, claimed)
-            if client is None or not go:
-                continue
-            result = await deliver(client, sender, list(claimed.stored.to), claimed.data)
-            if result.connection_lost:
-                client = None
-            # Recording overlaps with the next message; the semaphore bounds how many wait.
-            await run.recording.acquire()
-            task = asyncio.create_task(_record(run, claimed, result))
-            run.records.add(task)
-            task.add_done_callback(run.records.discard)
+        while (message_id := run.next_id()) is not None:
+            client = await _send_one(run, client, message_id)
     finally:
         if client is not None:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                client.close()
+            await _close(client)
 
 
-async def _send(run: _Run, ids: list[str], connections: int) -> None:
-    claimer = asyncio.create_task(_claim_all(run, ids, connections))
-    workers = [asyncio.create_task(_worker(run)) for _ in range(connections)]
+@contextlib.contextmanager
+def _stop_signals_cancel(run: _Run, numbers: Collection[signal.Signals]) -> Iterator[None]:
+    """While the run lasts, these signals stop it as Ctrl-C does (asyncio cancels the main task
+    on SIGINT); the handlers from before are put back afterwards."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    previous: dict[signal.Signals, Any] = {}
+
+    def on_signal(number: signal.Signals) -> None:
+        run.signal_name = number.name
+        if main is not None:
+            main.cancel()
+
+    for number in numbers:
+        handler = signal.getsignal(number)
+        try:
+            loop.add_signal_handler(number, on_signal, number)
+        except (RuntimeError, ValueError):  # not the main thread: leave signals alone
+            continue
+        previous[number] = handler
     try:
-        await asyncio.gather(claimer, *workers)
-        while run.records:
-            await asyncio.gather(*list(run.records))
+        yield
     finally:
-        # Claimed but never taken by a connection (the run was interrupted): give them back.
-        while not run.queue.empty():
-            leftover = run.queue.get_nowait()
-            if leftover is not None:
-                release(run.outbox, leftover.stored.id, run.by, "the run was interrupted")
+        for number, handler in previous.items():
+            loop.remove_signal_handler(number)
+            if handler is not None:  # None: set outside Python, cannot be put back
+                signal.signal(number, handler)
+
+
+async def _send(run: _Run, connections: int, stop_signals: Collection[signal.Signals]) -> None:
+    with _stop_signals_cancel(run, stop_signals):
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(connections):
+                    group.create_task(_worker(run))
+        except BaseExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+        finally:
+            while run.records:
+                await _through_cancellation(asyncio.gather(*run.records))
+    untouched = sum(1 for _ in run.ids)  # the run stopped before anyone took them
+    if untouched:
+        run.report.skipped[NOT_SENT] += untouched
 
 
 def send_approved(
@@ -365,10 +310,13 @@ def send_approved(
     progress: ProgressCallback | None = None,
     plan: SendReport | None = None,
     limiter: RateLimiter | None = None,
+    stop_signals: Collection[signal.Signals] = (),
 ) -> SendReport:
     """Send what `plan` (default: `plan_send` with recovery of stale claims) allows.
 
     A caller that passes its own `plan` made it with `recover_as` so stale claims are handled.
+    `stop_signals` (e.g. SIGTERM, SIGHUP) end the run like Ctrl-C; the call then raises
+    `SendInterrupted` (Ctrl-C itself raises KeyboardInterrupt).
     """
     if connections < 1:
         raise OutboxError("--connections must be 1 or more")
@@ -381,8 +329,12 @@ def send_approved(
         report=report,
         progress=progress,
         limiter=limiter or RateLimiter(settings.rate_limit),
-        queue=asyncio.Queue(maxsize=connections),
+        ids=iter(list(report.planned)),
         recording=asyncio.Semaphore(2 * connections + 2),
+        sender=settings.sender_address.addr_spec,  # a bad sender is found before any claim
     )
-    asyncio.run(_send(run, list(report.planned), connections))
+    try:
+        asyncio.run(_send(run, connections, stop_signals))
+    except asyncio.CancelledError:
+        raise SendInterrupted(run.signal_name or "stopped") from None
     return report

@@ -60,15 +60,20 @@ def is_loopback(host: str) -> bool:
 
 
 def check_security(settings: Settings) -> None:
-    """Refuse a plaintext connection to another computer unless explicitly allowed."""
+    """Refuse settings that cannot work or are unsafe, before any message is touched.
+
+    Plaintext to another computer needs explicit permission; a CA file that cannot be read is
+    found here rather than when the first connection opens.
+    """
     if settings.smtp_username and not settings.smtp_password.get_secret_value():
         raise ConfigError(
             f"smtp_username is {settings.smtp_username!r} but no password is set; "
             "set MAILER_SMTP_PASSWORD in the environment or in the workspace's .env"
         )
-    if settings.smtp_security != Security.NONE or is_loopback(settings.smtp_host):
+    if settings.smtp_security != Security.NONE:
+        tls_context(settings)
         return
-    if not settings.smtp_allow_plaintext_remote:
+    if not is_loopback(settings.smtp_host) and not settings.smtp_allow_plaintext_remote:
         raise ConfigError(
             f"smtp security 'none' sends letters unencrypted to {settings.smtp_host}; use "
             "'starttls' or 'tls' (MAILER_SMTP_SECURITY), or set "
@@ -124,6 +129,12 @@ def _client(settings: Settings) -> aiosmtplib.SMTP:
 
 
 def _wrap(error: BaseException, where: _Where, settings: Settings) -> SmtpError:
+    if isinstance(error, MailerError):  # a configuration problem found while connecting
+        return SmtpConnectionError(str(error))
+    if isinstance(error, UnicodeError):  # the IDNA codec refuses the name (`a..example`)
+        return SmtpConnectionError(
+            f"{where}: {settings.smtp_host!r} is not a valid host name; check MAILER_SMTP_HOST"
+        )
     if isinstance(error, ssl.SSLCertVerificationError):
         reason = error.verify_message or "verification failed"
         return SmtpCertificateError(
@@ -140,6 +151,11 @@ def _wrap(error: BaseException, where: _Where, settings: Settings) -> SmtpError:
         return SmtpConnectionError(
             f"{where}: {scrub(str(error), settings)}; check MAILER_SMTP_SECURITY "
             "(starttls for port 587, tls for port 465)"
+        )
+    if isinstance(error, aiosmtplib.SMTPException) and "STARTTLS extension" in str(error):
+        return SmtpConnectionError(
+            f"{where}: the server does not offer STARTTLS (encryption); check "
+            "MAILER_SMTP_SECURITY ('tls' for port 465) and MAILER_SMTP_PORT"
         )
     if isinstance(error, ssl.SSLError):
         return SmtpConnectionError(
@@ -159,15 +175,21 @@ def _wrap(error: BaseException, where: _Where, settings: Settings) -> SmtpError:
 
 
 async def connect(settings: Settings) -> aiosmtplib.SMTP:
-    """An open, logged-in connection, or one `SmtpError` line saying what to fix."""
-    check_security(settings)
+    """An open, logged-in connection, or one `SmtpError` line saying what to fix.
+
+    Every failure becomes an `SmtpError` (never a traceback, and a caller that catches it knows
+    that no connection exists); cancellation passes through.
+    """
     where = _Where(settings.smtp_host, settings.smtp_port)
-    client = _client(settings)
+    client: aiosmtplib.SMTP | None = None
     try:
+        check_security(settings)
+        client = _client(settings)
         await client.connect()
         if settings.smtp_username:
             await client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
-    except (aiosmtplib.SMTPException, ssl.SSLError, OSError) as error:
-        client.close()
+    except Exception as error:  # every cause is named in `_wrap`'s one line
+        if client is not None:
+            client.close()
         raise _wrap(error, where, settings) from None
     return client

@@ -44,11 +44,23 @@ class Arrival:
 class RecordingHandler:
     """Accepts everything unless told otherwise; `arrivals` is what the server kept."""
 
+    mail_reply: str | None = None  # refuse every MAIL FROM with this, e.g. "554 5.7.1 ..."
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> refusal
     data_reply: str | None = None  # e.g. "554 5.6.0 Message refused"
     drop_after_data: bool = False  # keep the message, then cut the connection (lost 250)
     data_delay: float = 0.0  # answer DATA this late
     arrivals: list[Arrival] = field(default_factory=list)
+    mail_commands: int = 0
+
+    async def handle_MAIL(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.mail_commands += 1
+        if self.mail_reply:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]

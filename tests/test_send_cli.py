@@ -183,3 +183,24 @@ def test_smtp_server_command_keeps_what_arrives(tmp_path: Path) -> None:
     assert server.returncode == 0
     assert "Stopped after receiving 1 message(s)" in out
     assert read_received(store)[0].envelope_to == ["b@example.nl"]
+
+
+def test_a_mistyped_host_is_one_line_and_leaves_messages_approved(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = approved_outbox(workspace, 2)
+    point_at(monkeypatch, {"MAILER_SMTP_SECURITY": "starttls", "MAILER_SMTP_HOST": "a..example"})
+    code, out, err = run_cli("check", "--smtp")
+    assert code == 1 and "Traceback" not in out + err
+    assert err.strip().splitlines() == [
+        "error: a..example:8025: 'a..example' is not a valid host name; check MAILER_SMTP_HOST"
+    ]
+    code, out, err = run_cli("send", "--yes")
+    assert code == 1 and "Traceback" not in out + err
+    assert "stopped: a..example:8025: 'a..example' is not a valid host name" in err
+    assert out.strip().endswith("2 skipped (2 not sent because the run stopped).")
+    outbox = Outbox(workspace.outbox_dir)
+    assert {outbox.load(message_id).state for message_id in ids} == {State.APPROVED}
+    # The next run has nothing to mark unknown: no message was ever claimed.
+    code, out, err = run_cli("send", "--dry-run")
+    assert "unknown" not in err and "Would send 2 message(s)" in out

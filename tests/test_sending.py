@@ -12,14 +12,21 @@ from typing import Any
 import pytest
 
 from mailer.config import Settings, load_settings
+from mailer.errors import ConfigError
 from mailer.journal import read_entries
 from mailer.outbox import Claim, Outbox, State
 from mailer.rate_limit import RateLimiter
 from mailer.records import now_in_amsterdam
 from mailer.send_records import claimer_alive, resolve_unknown
-from mailer.sending import SendEvent, plan_send, send_approved
+from mailer.sending import NOT_SENT, SendEvent, plan_send, send_approved
 from mailer.workspace import Workspace
-from tests.smtp_servers import RecordingHandler, approved_outbox, smtp_env, smtp_server
+from tests.smtp_servers import (
+    RecordingHandler,
+    approved_outbox,
+    make_certificates,
+    smtp_env,
+    smtp_server,
+)
 
 TWO_PARENTS = [["sanne@example.nl", "mark@example.nl"]]
 
@@ -78,17 +85,29 @@ def test_a_second_run_sends_nothing_again(workspace: Workspace, outbox: Outbox, 
     assert again.planned == [] and again.summary().startswith("0 sent")
 
 
-def test_envelope_comes_from_the_record_not_from_the_headers(
+def test_recipients_edited_after_approval_are_refused_not_sent(
     workspace: Workspace, outbox: Outbox, serve: Any
 ) -> None:
-    (message_id,) = approved_outbox(workspace, 1)
+    moved, duplicated, kept, shouted = approved_outbox(workspace, 4)
     handler = RecordingHandler()
     settings = serve(handler)
-    # Change the stored recipient list: the envelope must follow it, not the To header.
-    outbox.update_fields(message_id, lambda _: {"to": ["only-this@example.nl"]})
-    send_approved(outbox, settings)
-    assert handler.arrivals[0].rcpt_tos == ["only-this@example.nl"]
-    assert b"ouder0@example.nl" in handler.arrivals[0].content
+    # The approval covers the .eml bytes; the envelope comes from the .json. An address changed
+    # there, or the same address counted twice, was never approved.
+    outbox.update_fields(moved, lambda _: {"to": ["someone-else@example.nl"]})
+    outbox.update_fields(duplicated, lambda _: {"to": ["ouder1@example.nl"] * 2})
+    # Only the case differs: the same mailbox, so it goes.
+    outbox.update_fields(shouted, lambda _: {"to": ["OUDER3@Example.NL"]})
+    report = send_approved(outbox, settings)
+    reason = "recipients in its .json differ from the approved letter's To (not sent)"
+    assert report.skipped == {reason: 2}
+    assert sorted(report.ids(State.SENT)) == sorted([kept, shouted])
+    assert sorted(a.rcpt_tos[0].lower() for a in handler.arrivals) == [
+        "ouder2@example.nl",
+        "ouder3@example.nl",
+    ]
+    for message_id in (moved, duplicated):
+        stored = outbox.load(message_id)
+        assert stored.state == State.APPROVED and stored.attempts == []
 
 
 def test_a_message_changed_after_approval_is_skipped(
@@ -314,3 +333,86 @@ def test_journal_replies_are_redacted_but_metadata_keeps_them(
     assert stored.last_error is not None and "ouder0@example.nl" in stored.last_error
     last = list(read_entries(outbox.journal_path, message_id))[-1]
     assert "ouder0@example.nl" not in last.reply and "<address>" in last.reply
+
+
+def test_a_refused_sender_stops_the_run_and_gives_every_message_back(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    ids = approved_outbox(workspace, 4)
+    handler = RecordingHandler(mail_reply="554 5.7.1 Relay access denied")
+    report = send_approved(outbox, serve(handler), connections=2)
+    # A 5xx at MAIL FROM is about the sender, so about every message: none is failed for good.
+    assert report.stopped is not None and "MAILER_SENDER" in report.stopped
+    assert "554 5.7.1 Relay access denied" in report.stopped
+    assert report.ids(State.FAILED) == []
+    assert report.skipped == {NOT_SENT: 4}
+    assert report.summary().startswith("0 sent, 0 deferred, 0 failed, 0 unknown, 4 skipped")
+    for message_id in ids:
+        stored = outbox.load(message_id)
+        assert stored.state == State.APPROVED and stored.attempts == []
+    assert handler.mail_commands <= 2  # one per connection at most, then the run stopped
+    handler.mail_reply = None
+    assert sorted(send_approved(outbox, serve(handler)).ids(State.SENT)) == sorted(ids)
+
+
+def test_a_non_ascii_sender_without_smtputf8_stops_the_run(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    ids = approved_outbox(workspace, 2)
+    settings = serve(RecordingHandler()).model_copy(
+        update={"sender": "Opvang <intake@opvång.example>"}
+    )
+    # An IDN domain is not converted to punycode, so the sender needs SMTPUTF8, which aiosmtpd
+    # offers only when enabled (the test server does not).
+    report = send_approved(outbox, settings)
+    assert report.stopped is not None and "SMTPUTF8" in report.stopped
+    assert "MAILER_SENDER" in report.stopped
+    assert report.skipped == {NOT_SENT: 2}
+    assert {outbox.load(message_id).state for message_id in ids} == {State.APPROVED}
+
+
+def test_a_server_without_starttls_counts_every_unsent_message(
+    workspace: Workspace, outbox: Outbox, serve: Any, tmp_path: Any
+) -> None:
+    ids = approved_outbox(workspace, 4)
+    certificates = make_certificates(tmp_path)
+    settings = serve(
+        RecordingHandler(),
+        MAILER_SMTP_SECURITY="starttls",
+        MAILER_SMTP_CA_FILE=str(certificates.ca_file),
+    )
+    report = send_approved(outbox, settings, connections=2)
+    assert report.stopped is not None
+    assert "does not offer STARTTLS" in report.stopped
+    assert "MAILER_SMTP_SECURITY" in report.stopped and "MAILER_SMTP_HOST" not in report.stopped
+    assert report.summary() == (
+        "0 sent, 0 deferred, 0 failed, 0 unknown, 4 skipped (4 not sent because the run stopped)."
+    )
+    assert {outbox.load(message_id).state for message_id in ids} == {State.APPROVED}
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "expected"),
+    [
+        ("smtp_host", "a..example", "not a valid host name; check MAILER_SMTP_HOST"),
+        ("smtp_ca_file", "missing-ca.pem", "check MAILER_SMTP_CA_FILE"),
+    ],
+)
+def test_a_connection_that_cannot_even_start_leaves_nothing_claimed(
+    workspace: Workspace, outbox: Outbox, serve: Any, setting: str, value: str, expected: str
+) -> None:
+    ids = approved_outbox(workspace, 3)
+    settings = serve(RecordingHandler()).model_copy(
+        update={"smtp_security": "starttls", setting: value}
+    )
+    if setting == "smtp_ca_file":
+        # Found before anything is planned or claimed.
+        with pytest.raises(ConfigError, match=expected):
+            send_approved(outbox, settings)
+    else:
+        report = send_approved(outbox, settings, connections=2)
+        assert report.stopped is not None and expected in report.stopped
+        assert report.skipped == {NOT_SENT: 3}
+    # Nothing was handed over, so nothing may end `unknown` in the next run.
+    assert {outbox.load(message_id).state for message_id in ids} == {State.APPROVED}
+    assert plan_send(outbox, recover_as="next").recovered == []

@@ -160,8 +160,22 @@ def test_a_username_without_password_is_a_configuration_error() -> None:
 
 def test_an_unreadable_ca_file_is_named(tmp_path: Path) -> None:
     settings = settings_for(587, smtp_ca_file=str(tmp_path / "missing.pem"))
+    # Before anything happens (a send checks this before planning) ...
     with pytest.raises(ConfigError, match=r"missing\.pem"):
+        check_security(settings)
+    # ... and as the one kind of error a caller of connect() has to expect.
+    with pytest.raises(SmtpConnectionError, match=r"missing\.pem.*MAILER_SMTP_CA_FILE"):
         asyncio.run(connect_and_ehlo(settings))
+
+
+def test_a_mistyped_host_name_is_one_clear_line() -> None:
+    # The IDNA codec raises UnicodeError (not OSError) for an empty label.
+    settings = settings_for(587, smtp_host="a..example", smtp_security=Security.STARTTLS)
+    with pytest.raises(SmtpConnectionError) as raised:
+        asyncio.run(connect_and_ehlo(settings))
+    assert str(raised.value) == (
+        "a..example:587: 'a..example' is not a valid host name; check MAILER_SMTP_HOST"
+    )
 
 
 @pytest.mark.parametrize(

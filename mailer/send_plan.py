@@ -1,0 +1,158 @@
+"""Planning a send run: which approved messages may go now and why others may not, with the
+report of what a run did; messages left `sending` by a dead sender become `unknown` here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mailer.delivery import Outcome
+from mailer.errors import OutboxError
+from mailer.outbox import Outbox, State, StoredMessage
+from mailer.records import now_in_amsterdam
+from mailer.send_records import claimer_alive, sendable_problem
+
+__all__ = [
+    "NOT_SENT",
+    "ProgressCallback",
+    "SendEvent",
+    "SendReport",
+    "plan_send",
+    "recover_stale",
+]
+
+NOT_SENT = "not sent because the run stopped"
+
+
+@dataclass(frozen=True)
+class SendEvent:
+    """One message done; `detail` is one line for the person running the send."""
+
+    message_id: str
+    outcome: str
+    detail: str
+
+
+ProgressCallback = Callable[[SendEvent], None]
+
+
+@dataclass
+class SendReport:
+    """What a run did (or, for a dry run, would do)."""
+
+    planned: list[str] = field(default_factory=list)
+    outcomes: dict[str, list[str]] = field(default_factory=dict)  # outcome -> IDs
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
+    recovered: list[str] = field(default_factory=list)  # left in `sending` -> now unknown
+    partial: dict[str, list[str]] = field(default_factory=dict)  # ID -> refused addresses
+    stopped: str | None = None  # why the run ended early
+
+    def ids(self, outcome: str) -> list[str]:
+        """The IDs with this outcome (`Outcome.SENT` or plain "sent")."""
+        return self.outcomes.get(str(outcome), [])
+
+    def add(self, message_id: str, outcome: str) -> None:
+        self.outcomes.setdefault(outcome, []).append(message_id)
+
+    @property
+    def all_well(self) -> bool:
+        troubles = (Outcome.FAILED, Outcome.UNKNOWN, Outcome.DEFERRED)
+        if self.stopped or self.recovered or self.partial:
+            return False
+        return not any(self.ids(outcome) for outcome in troubles)
+
+    def summary(self) -> str:
+        """One line: every count, then why messages were skipped."""
+        counts = ", ".join(
+            f"{len(self.ids(outcome))} {outcome.value}"
+            for outcome in (Outcome.SENT, Outcome.DEFERRED, Outcome.FAILED, Outcome.UNKNOWN)
+        )
+        skipped = sum(self.skipped.values())
+        text = f"{counts}, {skipped} skipped"
+        if skipped:
+            reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()))
+            text += f" ({reasons})"
+        if self.partial:
+            text += f"; {len(self.partial)} sent message(s) did not reach every recipient"
+        return text + "."
+
+
+def plan_send(
+    outbox: Outbox,
+    *,
+    limit: int | None = None,
+    now: datetime | None = None,
+    recover_as: str | None = None,
+) -> SendReport:
+    """Which approved messages may be sent now (in queueing order), and why others may not.
+
+    With `recover_as`, messages left in `sending` by a process that is gone are marked `unknown`
+    in the same pass (a dry run leaves them alone).
+    """
+    now = now or now_in_amsterdam()
+    report = SendReport()
+    sendable: list[tuple[datetime, str]] = []  # only keys are kept: memory stays flat in N
+    for stored in outbox.messages():
+        if stored.state == State.PENDING:
+            report.skipped["not approved yet"] += 1
+        elif stored.state == State.UNKNOWN:
+            report.skipped["delivery unknown: decide with `mailer resolve`"] += 1
+        elif (
+            stored.state == State.SENDING
+            and recover_as is not None
+            and not claimer_alive(stored.claim)
+            and _mark_unknown(outbox, stored, recover_as)
+        ):
+            report.recovered.append(stored.id)
+        if stored.state != State.APPROVED:
+            continue
+        problem = sendable_problem(outbox, stored, now)
+        if problem:
+            report.skipped[problem] += 1
+        else:
+            sendable.append((stored.created_at, stored.id))
+    sendable.sort()
+    if limit is not None and len(sendable) > limit:
+        report.skipped["beyond --limit"] += len(sendable) - limit
+        del sendable[limit:]
+    report.planned = [message_id for _, message_id in sendable]
+    return report
+
+
+def _mark_unknown(outbox: Outbox, stored: StoredMessage, by: str) -> bool:
+    claim = stored.claim
+    who = f"process {claim.pid}" if claim else "a sender"
+
+    def same_claim(current: StoredMessage) -> dict[str, object]:
+        if current.claim != claim:
+            raise OutboxError("claimed again in the meantime")
+        return {
+            "claim": None,
+            "last_error": f"the sending {who} stopped while sending; it may or may not have "
+            "arrived: decide with `mailer resolve ID --sent` or `--resend`",
+        }
+
+    try:
+        outbox.transition(
+            stored.id,
+            State.UNKNOWN,
+            by=by,
+            note=f"the sending {who} stopped while it was sending",
+            only_from=frozenset({State.SENDING}),
+            change=same_claim,
+        )
+    except OutboxError:
+        return False
+    return True
+
+
+def recover_stale(outbox: Outbox, by: str) -> list[str]:
+    """Mark messages whose sending process is gone as `unknown`; never send them again."""
+    return [
+        stored.id
+        for stored in outbox.messages(State.SENDING)
+        if not claimer_alive(stored.claim) and _mark_unknown(outbox, stored, by)
+    ]
