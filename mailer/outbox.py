@@ -74,7 +74,8 @@ ALLOWED: dict[State, frozenset[State]] = {
     # A temporary failure leaves the message approved, for a later `send` to try again.
     State.SENDING: frozenset({State.SENT, State.APPROVED, State.FAILED, State.UNKNOWN}),
     State.SENT: frozenset(),
-    State.FAILED: frozenset({State.PENDING}),
+    # `mailer retry` (back to review) or `mailer reject`; a changed re-queue also makes it pending.
+    State.FAILED: frozenset({State.PENDING, State.REJECTED}),
     # `mailer resolve --sent` or `--resend`: a person's decision.
     State.UNKNOWN: frozenset({State.SENT, State.APPROVED}),
 }
@@ -436,7 +437,8 @@ def _hint(current: State) -> str:
         State.REJECTED: "it was rejected; queue its record again to make a new message",
         State.SENDING: "a sender is working on it right now",
         State.SENT: "it was already sent",
-        State.FAILED: "it failed; `mailer show ID` tells why",
+        State.FAILED: "it failed (`mailer show ID` tells why); `mailer retry ID --by NAME` "
+        "puts it back for review, `mailer reject` ends it",
         State.UNKNOWN: "decide first with `mailer resolve ID --sent` or `--resend`",
         State.APPROVED: "",
     }[current]

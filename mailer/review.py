@@ -111,7 +111,7 @@ def reject(outbox: Outbox, message_id: str, by: str, reason: str) -> StoredMessa
         State.REJECTED,
         by=by,
         note="rejected (the reason is kept with the message)",
-        only_from=frozenset({State.PENDING, State.APPROVED}),
+        only_from=frozenset({State.PENDING, State.APPROVED, State.FAILED}),
         change=lambda _: {"rejection": rejection, "approval": None},
     )
 

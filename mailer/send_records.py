@@ -33,6 +33,7 @@ __all__ = [
     "record_result",
     "release",
     "resolve_unknown",
+    "retry_failed",
     "sendable_problem",
 ]
 
@@ -111,7 +112,13 @@ def next_attempt_delay(settings: Settings, deferred_so_far: int) -> timedelta:
 
 
 def _deferred_count(stored: StoredMessage) -> int:
-    return sum(1 for attempt in stored.attempts if attempt.outcome == Outcome.DEFERRED)
+    """Temporary refusals since the current approval (a retried message starts again)."""
+    since = stored.approval.at if stored.approval else None
+    return sum(
+        1
+        for attempt in stored.attempts
+        if attempt.outcome == Outcome.DEFERRED and (since is None or attempt.at >= since)
+    )
 
 
 def _refused_line(refused: dict[str, str]) -> str:
@@ -214,6 +221,29 @@ def resolve_unknown(outbox: Outbox, message_id: str, *, sent: bool, by: str) -> 
         note="to be sent again (same Message-ID), by a person's decision",
         only_from=frozenset({State.UNKNOWN}),
         change=lambda _: {"next_attempt_at": None, "last_error": None, "claim": None},
+    )
+
+
+def retry_failed(outbox: Outbox, message_id: str, *, by: str) -> StoredMessage:
+    """Put a failed message back for review (`failed` -> `pending`), by a person's decision.
+
+    The approval is withdrawn: a person approves it again before the next send. The history
+    and the journal say why it failed (addresses redacted) and who decided to try again.
+    """
+    by = check_person_name(by)
+    why = redact_addresses(outbox.load(message_id).last_error or "no reason recorded")
+    return outbox.transition(
+        message_id,
+        State.PENDING,
+        by=by,
+        note=f"back to review to be sent again after it failed ({why})",
+        only_from=frozenset({State.FAILED}),
+        change=lambda _: {
+            "approval": None,
+            "claim": None,
+            "next_attempt_at": None,
+            "last_error": None,
+        },
     )
 
 

@@ -204,3 +204,61 @@ def test_a_mistyped_host_is_one_line_and_leaves_messages_approved(
     # The next run has nothing to mark unknown: no message was ever claimed.
     code, out, err = run_cli("send", "--dry-run")
     assert "unknown" not in err and "Would send 2 message(s)" in out
+
+
+def test_failed_messages_can_be_retried_after_a_new_approval_or_rejected(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, third = approved_outbox(workspace, 3)
+    everyone_refused = RecordingHandler(
+        rcpt_replies={f"ouder{n}@example.nl": "554 5.7.1 Relay access denied" for n in range(3)}
+    )
+    with smtp_server(everyone_refused) as server:
+        point_at(monkeypatch, smtp_env(server))
+        code, out, _ = run_cli("send", "--yes")
+    assert code == 1 and "0 sent, 0 deferred, 3 failed" in out
+    outbox = Outbox(workspace.outbox_dir)
+    # A failed message cannot simply be approved again: the hint names the way out.
+    code, _, err = run_cli("approve", first, "--by", "Anna")
+    assert code == 1 and "mailer retry ID --by NAME" in err
+    code, _, err = run_cli("retry", "--by", "Anna")
+    assert code == 2 and "--all-failed" in err
+    code, out, _ = run_cli("retry", first[:4], "--by", "Anna")
+    assert code == 0 and f"{first} is back for review by decision of Anna" in out
+    code, out, _ = run_cli("reject", second, "--reason", "address unknown", "--by", "Anna")
+    assert code == 0 and outbox.load(second).state == State.REJECTED
+    code, out, _ = run_cli("retry", "--all-failed", "--by", "Anna")
+    assert code == 0 and third in out and first not in out
+    for message_id in (first, third):
+        stored = outbox.load(message_id)
+        assert stored.state == State.PENDING and stored.approval is None
+        note = stored.history[-1].note
+        assert "after it failed" in note and "554 5.7.1 Relay access denied" in note
+        assert "ouder" not in note  # the note goes to the journal: addresses redacted
+        assert stored.history[-1].by == "Anna"
+    code, out, _ = run_cli("retry", "--all-failed", "--by", "Anna")
+    assert code == 0 and "No failed messages." in out
+    # Pending needs a person's approval before anything is sent again.
+    good = RecordingHandler()
+    with smtp_server(good) as server:
+        point_at(monkeypatch, smtp_env(server))
+        code, out, _ = run_cli("send", "--yes")
+        assert good.arrivals == [] and "2 not approved yet" in out
+        code, _, _ = run_cli("approve", first, third, "--by", "Bert")
+        assert code == 0
+        code, out, _ = run_cli("send", "--yes")
+    assert code == 0 and out.strip().endswith("2 sent, 0 deferred, 0 failed, 0 unknown, 0 skipped.")
+    assert sorted(a.rcpt_tos[0] for a in good.arrivals) == [
+        "ouder0@example.nl",
+        "ouder2@example.nl",
+    ]
+    code, out, _ = run_cli("log", first)
+    assert "failed -> pending" in out and "pending -> approved" in out
+
+
+def test_retry_refuses_a_message_that_did_not_fail(workspace: Workspace, run_cli: Run) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    code, out, err = run_cli("retry", message_id, "--by", "Anna")
+    assert code == 1 and "Traceback" not in out + err
+    assert message_id in err
+    assert Outbox(workspace.outbox_dir).load(message_id).state == State.APPROVED

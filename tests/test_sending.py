@@ -17,7 +17,8 @@ from mailer.journal import read_entries
 from mailer.outbox import Claim, Outbox, State
 from mailer.rate_limit import RateLimiter
 from mailer.records import now_in_amsterdam
-from mailer.send_records import claimer_alive, resolve_unknown
+from mailer.review import approve, review_policy
+from mailer.send_records import claimer_alive, resolve_unknown, retry_failed
 from mailer.sending import NOT_SENT, SendEvent, plan_send, send_approved
 from mailer.workspace import Workspace
 from tests.smtp_servers import (
@@ -416,3 +417,21 @@ def test_a_connection_that_cannot_even_start_leaves_nothing_claimed(
     # Nothing was handed over, so nothing may end `unknown` in the next run.
     assert {outbox.load(message_id).state for message_id in ids} == {State.APPROVED}
     assert plan_send(outbox, recover_as="next").recovered == []
+
+
+def test_a_retried_message_gets_its_full_number_of_attempts_again(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    handler = RecordingHandler(rcpt_replies={"ouder0@example.nl": "451 4.3.0 Try again later"})
+    settings = serve(handler, MAILER_RETRY_MAX_ATTEMPTS="2")
+    send_approved(outbox, settings)
+    outbox.update_fields(message_id, lambda _: {"next_attempt_at": None})
+    send_approved(outbox, settings)
+    assert outbox.load(message_id).state == State.FAILED
+    retry_failed(outbox, message_id, by="Anna")
+    approve(outbox, message_id, "Bert", review_policy(workspace, settings))
+    report = send_approved(outbox, settings)
+    # Counted since the new approval: a first temporary refusal again, not "gave up after 3".
+    assert report.ids("deferred") == [message_id]
+    assert outbox.load(message_id).state == State.APPROVED

@@ -12,6 +12,8 @@ from collections import Counter
 from email import message_from_bytes
 from pathlib import Path
 
+import pytest
+
 from mailer.outbox import Outbox, State
 from mailer.workspace import Workspace
 from tests.smtp_servers import RecordingHandler, approved_outbox, smtp_env, smtp_server
@@ -105,3 +107,54 @@ def test_ctrl_c_gives_back_what_was_not_yet_on_its_way(workspace: Workspace) -> 
     assert states[State.APPROVED] >= 1
     assert set(states) <= {State.SENT, State.APPROVED, State.SENDING}
     assert max(arrived_message_ids(handler).values()) == 1
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stopped_sender_gives_back_every_message_that_did_not_leave(
+    workspace: Workspace, stop: signal.Signals
+) -> None:
+    ids = approved_outbox(workspace, 4)
+    handler = RecordingHandler()
+    outbox = Outbox(workspace.outbox_dir)
+    with smtp_server(handler) as server:
+        # 6 a minute: the first message goes at once, the next waits ten seconds for its slot.
+        env = smtp_env(server, MAILER_RATE_LIMIT="6")
+        sender = start_sender(workspace, env, "--connections", "2")
+        deadline = time.monotonic() + 30
+        while not handler.arrivals or not any(
+            outbox.load(message_id).state == State.SENT for message_id in ids
+        ):
+            assert time.monotonic() < deadline and sender.poll() is None, "no progress"
+            time.sleep(0.01)
+        sender.send_signal(stop)
+        out, err = sender.communicate(timeout=30)
+        assert sender.returncode == 130, (out, err)
+        assert f"Interrupted by {stop.name}" in err and "Traceback" not in err
+        states = Counter(outbox.load(message_id).state for message_id in ids)
+        # Only the message that went out was claimed: the others are approved as before.
+        assert states == {State.SENT: 1, State.APPROVED: 3}
+        again = start_sender(workspace, smtp_env(server))
+        out, err = again.communicate(timeout=60)
+    assert again.returncode == 0, (out, err)
+    assert {outbox.load(message_id).state for message_id in ids} == {State.SENT}
+    assert len(handler.arrivals) == 4 and set(arrived_message_ids(handler).values()) == {1}
+
+
+def test_a_closed_output_pipe_ends_quietly_with_every_outcome_recorded(
+    workspace: Workspace,
+) -> None:
+    ids = approved_outbox(workspace, 30)
+    handler = RecordingHandler(data_delay=0.02)
+    outbox = Outbox(workspace.outbox_dir)
+    with smtp_server(handler) as server:
+        sender = start_sender(workspace, smtp_env(server))
+        assert sender.stdout is not None and sender.stderr is not None
+        sender.stdout.readline()  # like `mailer send --yes | head -1`: read one line, leave
+        sender.stdout.close()
+        with sender.stderr:
+            err = sender.stderr.read()
+        sender.wait(timeout=60)
+    assert sender.returncode == 0, err
+    assert err == ""  # no BrokenPipeError traceback, no "Exception ignored"
+    assert {outbox.load(message_id).state for message_id in ids} == {State.SENT}
+    assert len(handler.arrivals) == 30

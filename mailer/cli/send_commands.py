@@ -1,6 +1,6 @@
 """Commands that send and account for messages.
 
-send, check, resolve, log, purge, demo and smtp-server.
+send, check, resolve, retry, log, purge, demo and smtp-server.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mailer.cli.common import (
     HomeOption,
     Interrupted,
-    Opened,
     console,
     default_person,
     open_workspace,
@@ -29,91 +27,28 @@ from mailer.cli.common import (
     print_rows,
 )
 from mailer.cli.review_commands import list_messages
+from mailer.cli.send_output import (
+    confirm,
+    print_dry_run,
+    print_outcome,
+    send_with_progress,
+    server_line,
+    silence_stdout,
+    stop_signals_interrupt,
+)
 from mailer.config import Settings
 from mailer.demo import run_demo
+from mailer.errors import MailerError
 from mailer.journal import read_entries
-from mailer.outbox import Outbox
+from mailer.outbox import Outbox, State
 from mailer.purge import purge_before
 from mailer.records import AMSTERDAM
-from mailer.send_records import resolve_unknown
-from mailer.sending import SendEvent, SendReport, plan_send, send_approved
+from mailer.send_records import resolve_unknown, retry_failed
+from mailer.sending import plan_send
 from mailer.smtp_client import check_security, connect, tls_context
 from mailer.smtp_server import LocalSmtpServer
 
 __all__ = ["register"]
-
-
-def _server_line(settings: Settings) -> str:
-    login = f" as {settings.smtp_username}" if settings.smtp_username else ""
-    security = {"none": "no encryption", "tls": "TLS", "starttls": "STARTTLS"}
-    protection = security[settings.smtp_security.value]
-    return f"{settings.smtp_host}:{settings.smtp_port} ({protection}){login}"
-
-
-def _dry_run(opened: Opened, plan: SendReport) -> None:
-    for message_id in plan.planned:
-        stored = opened.outbox.load(message_id)
-        console.print(
-            f"would send {message_id} to {', '.join(stored.to)}: {stored.subject}", markup=False
-        )
-    console.print(
-        f"Would send {len(plan.planned)} message(s) via {_server_line(opened.settings)}; "
-        "nothing was sent and no connection was opened.",
-        markup=False,
-    )
-
-
-def _confirm(opened: Opened, count: int, yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        print_problem("send needs --yes when not run in a terminal; try `mailer send --dry-run`")
-        raise typer.Exit(2)
-    typer.confirm(
-        f"Send {count} approved message(s) via {_server_line(opened.settings)}?", abort=True
-    )
-
-
-def _event_line(event: SendEvent) -> str:
-    return f"{event.message_id}  {event.detail}"
-
-
-def _send_with_progress(opened: Opened, plan: SendReport, by: str, connections: int) -> None:
-    def send(progress: Any) -> None:
-        send_approved(
-            opened.outbox,
-            opened.settings,
-            by=by,
-            connections=connections,
-            progress=progress,
-            plan=plan,
-        )
-
-    if not console.is_terminal:
-        # Plain lines for logs and pipes; Rich would render each one, thousands of times.
-        send(lambda event: sys.stdout.write(_event_line(event) + "\n"))
-        return
-    columns = (TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("send", total=len(plan.planned))
-
-        def advance(event: SendEvent) -> None:
-            bar.advance(task)
-            if event.outcome != "sent" or event.detail != "sent":
-                bar.console.print(_event_line(event), markup=False)
-
-        send(advance)
-
-
-def _print_outcome(plan: SendReport) -> None:
-    for message_id in plan.recovered:
-        print_problem(
-            f"{message_id}: its sender stopped while sending; it is now unknown: decide with "
-            f"`mailer resolve {message_id} --sent` or `--resend --by NAME`"
-        )
-    if plan.stopped:
-        print_problem(f"stopped: {plan.stopped}")
-    console.print(plan.summary(), markup=False)
 
 
 def send(
@@ -130,24 +65,34 @@ def send(
         int, typer.Option("--connections", min=1, max=16, help="SMTP connections in parallel.")
     ] = 1,
 ) -> None:
-    """Send approved messages whose bytes are still exactly what was approved."""
+    """Send approved messages whose bytes are still exactly what was approved.
+
+    SIGTERM and SIGHUP stop it as Ctrl-C does. A message the server refused for good is
+    `failed`: once the cause is solved, `mailer retry ID --by NAME` puts it back for review."""
     opened = open_workspace(home)
     check_security(opened.settings)
     if dry_run:
-        _dry_run(opened, plan_send(opened.outbox, limit=limit))
+        print_dry_run(opened, plan_send(opened.outbox, limit=limit))
         return
     by = default_person()
-    plan = plan_send(opened.outbox, limit=limit, recover_as=by)
-    if plan.planned:
-        _confirm(opened, len(plan.planned), yes)
-        try:
-            _send_with_progress(opened, plan, by, connections)
-        except KeyboardInterrupt:
-            raise Interrupted(
-                "Interrupted: messages not yet on their way were given back; run `mailer send` "
-                "again to go on (one that was being handed over will be marked unknown)."
-            ) from None
-    _print_outcome(plan)
+    with stop_signals_interrupt():
+        plan = plan_send(opened.outbox, limit=limit, recover_as=by)
+        if plan.planned:
+            confirm(opened, len(plan.planned), yes)
+            try:
+                send_with_progress(opened, plan, by, connections)
+            except KeyboardInterrupt as stop:
+                how = f" by {stop.args[0]}" if stop.args else ""
+                raise Interrupted(
+                    f"Interrupted{how}: messages not yet on their way were given back, and the "
+                    "outcome of any being handed over was recorded; run `mailer send` again to "
+                    "go on."
+                ) from None
+    try:
+        print_outcome(plan)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
     if not plan.all_well:
         raise typer.Exit(1)
 
@@ -171,7 +116,7 @@ def check(
     tls_context(settings)
     password = "set" if settings.smtp_password.get_secret_value() else "not set"
     console.print(
-        f"Configuration OK: sender {settings.sender}, server {_server_line(settings)}, "
+        f"Configuration OK: sender {settings.sender}, server {server_line(settings)}, "
         f"password {password}.",
         markup=False,
     )
@@ -209,6 +154,50 @@ def resolve(
             "it with the same Message-ID.",
             markup=False,
         )
+
+
+def retry(
+    messages: Annotated[
+        list[str] | None, typer.Argument(help="Failed message IDs (unique prefixes).")
+    ] = None,
+    home: HomeOption = None,
+    *,
+    all_failed: Annotated[
+        bool, typer.Option("--all-failed", help="Every failed message in the outbox.")
+    ] = False,
+    by: Annotated[str, typer.Option("--by", help="Your name: the decision is recorded under it.")],
+) -> None:
+    """Put failed messages back for review, once the cause is solved (a server or sender
+    setting, an address corrected at the server). Each becomes pending: approve it again with
+    `mailer approve`, then `mailer send` tries it again with the same Message-ID. The history
+    keeps why it failed and who decided to retry. To give up on one instead: `mailer reject`."""
+    if bool(messages) == all_failed:
+        print_problem("give message IDs or --all-failed (not both)")
+        raise typer.Exit(2)
+    opened = open_workspace(home)
+    if all_failed:
+        typed = [stored.id for stored in opened.outbox.messages(State.FAILED)]
+        if not typed:
+            console.print("No failed messages.")
+            return
+    else:
+        typed = list(messages or [])
+    failures = 0
+    for text in typed:
+        try:
+            message_id = opened.outbox.resolve(text)
+            retry_failed(opened.outbox, message_id, by=by)
+        except MailerError as error:
+            print_problem(str(error))
+            failures += 1
+        else:
+            console.print(
+                f"{message_id} is back for review by decision of {by}; approve it with "
+                f"`mailer approve {message_id} --by NAME`, then run `mailer send`.",
+                markup=False,
+            )
+    if failures:
+        raise typer.Exit(1)
 
 
 def log(
@@ -263,8 +252,8 @@ def purge(
         str | None, typer.Option("--by", help="Who purges (default: your login name).")
     ] = None,
 ) -> None:
-    """Remove the content (letter, names, addresses) of sent and rejected messages finished
-    before DATE; the journal keeps that they existed, without personal data."""
+    """Remove the content (letter, names, addresses, previews) of sent, failed and rejected
+    messages finished before DATE; the journal keeps that they existed, without personal data."""
     cutoff = _parse_day(before)
     opened = open_workspace(home)
     purged = purge_before(opened.outbox, cutoff, by or default_person())
@@ -333,6 +322,7 @@ def register(app: typer.Typer) -> None:
     app.command()(send)
     app.command()(check)
     app.command()(resolve)
+    app.command()(retry)
     app.command()(log)
     app.command()(purge)
     app.command()(demo)

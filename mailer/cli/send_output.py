@@ -1,0 +1,140 @@
+"""What `mailer send` prints and how it stops: the plan of a dry run, the confirmation, one line
+per message (plain when not on a terminal, where the reader may go away: `| head`), the summary,
+and SIGTERM/SIGHUP handled as Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mailer.cli.common import Opened, console, print_problem
+from mailer.config import Settings
+from mailer.sending import SendEvent, SendReport, send_approved
+
+__all__ = [
+    "STOP_SIGNALS",
+    "confirm",
+    "print_dry_run",
+    "print_outcome",
+    "send_with_progress",
+    "server_line",
+    "silence_stdout",
+    "stop_signals_interrupt",
+]
+
+# Stopping `mailer send` by these (a closed terminal, `kill`, a service manager) is Ctrl-C.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt, as SIGINT does; during the run itself
+    `send_approved` handles them inside its event loop."""
+
+    def interrupt(number: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(number).name)
+
+    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def silence_stdout() -> None:
+    """The reader of our output went away (`mailer send | head`): the run goes on and records
+    every outcome; further output goes nowhere instead of raising BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _write_line(text: str) -> None:
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()  # one line per message, as it happens, for whoever follows along
+    except BrokenPipeError:
+        silence_stdout()
+
+
+def server_line(settings: Settings) -> str:
+    login = f" as {settings.smtp_username}" if settings.smtp_username else ""
+    security = {"none": "no encryption", "tls": "TLS", "starttls": "STARTTLS"}
+    protection = security[settings.smtp_security.value]
+    return f"{settings.smtp_host}:{settings.smtp_port} ({protection}){login}"
+
+
+def print_dry_run(opened: Opened, plan: SendReport) -> None:
+    for message_id in plan.planned:
+        stored = opened.outbox.load(message_id)
+        console.print(
+            f"would send {message_id} to {', '.join(stored.to)}: {stored.subject}", markup=False
+        )
+    console.print(
+        f"Would send {len(plan.planned)} message(s) via {server_line(opened.settings)}; "
+        "nothing was sent and no connection was opened.",
+        markup=False,
+    )
+
+
+def confirm(opened: Opened, count: int, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        print_problem("send needs --yes when not run in a terminal; try `mailer send --dry-run`")
+        raise typer.Exit(2)
+    typer.confirm(
+        f"Send {count} approved message(s) via {server_line(opened.settings)}?", abort=True
+    )
+
+
+def _event_line(event: SendEvent) -> str:
+    return f"{event.message_id}  {event.detail}"
+
+
+def send_with_progress(opened: Opened, plan: SendReport, by: str, connections: int) -> None:
+    def send(progress: Any) -> None:
+        send_approved(
+            opened.outbox,
+            opened.settings,
+            by=by,
+            connections=connections,
+            progress=progress,
+            plan=plan,
+            stop_signals=STOP_SIGNALS,
+        )
+
+    if not console.is_terminal:
+        # Plain lines for logs and pipes; Rich would render each one, thousands of times.
+        send(lambda event: _write_line(_event_line(event)))
+        return
+    columns = (TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("send", total=len(plan.planned))
+
+        def advance(event: SendEvent) -> None:
+            bar.advance(task)
+            if event.outcome != "sent" or event.detail != "sent":
+                bar.console.print(_event_line(event), markup=False)
+
+        send(advance)
+
+
+def print_outcome(plan: SendReport) -> None:
+    for message_id in plan.recovered:
+        print_problem(
+            f"{message_id}: its sender stopped while sending; it is now unknown: decide with "
+            f"`mailer resolve {message_id} --sent` or `--resend --by NAME`"
+        )
+    if plan.stopped:
+        print_problem(f"stopped: {plan.stopped}")
+    console.print(plan.summary(), markup=False)
