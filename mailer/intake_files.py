@@ -95,26 +95,38 @@ class RowResult:
     problems: tuple[RowProblem, ...] = ()
 
 
-def _unknown_column(source: str, header: str) -> InputFileError:
+UNKNOWN_COLUMNS = "__unknown_columns__"  # carries column problems along with a row's cells
+
+
+def _unknown_column(header: str) -> tuple[str | None, str]:
+    """The column a misspelt header most likely meant (or None), and the problem to report."""
     guess = difflib.get_close_matches(_normalise(header), KNOWN_NAMES, n=1, cutoff=0.75)
-    hint = (
-        f"; did you mean '{guess[0]}'?"
-        if guess
-        else f"; known columns: {', '.join(CANONICAL_COLUMNS)}"
-    )
-    return InputFileError(f"{source}:1: column '{header.strip()}' is not known{hint}")
+    if guess:
+        return canonical_column(
+            guess[0]
+        ), f"'{header.strip()}' is not known; did you mean '{guess[0]}'?"
+    known = ", ".join(CANONICAL_COLUMNS)
+    return None, f"'{header.strip()}' is not known; known columns: {known}"
 
 
-def _map_header(source: str, headers: list[str]) -> list[str]:
-    mapped: list[str] = []
+def _map_header(source: str, headers: list[str]) -> tuple[list[str | None], list[str]]:
+    """Each header's canonical column, and the problems with unknown ones.
+
+    A misspelt column is still read under the name it most likely meant, so that the rest of the
+    file is checked too and every problem is reported at once; a file with an unknown column is
+    never queued (see `queueing`).
+    """
+    mapped: list[str | None] = []
+    problems: list[str] = []
     for header in headers:
         canonical = canonical_column(header)
         if canonical is None:
-            raise _unknown_column(source, header)
-        if canonical in mapped:
+            canonical, problem = _unknown_column(header)
+            problems.append(problem)
+        if canonical is not None and canonical in mapped:
             raise InputFileError(f"{source}:1: column '{header.strip()}' appears twice")
         mapped.append(canonical)
-    return mapped
+    return mapped, problems
 
 
 def _decode_error(source: str, error: UnicodeDecodeError, line: int) -> InputFileError:
@@ -147,7 +159,9 @@ def _csv_rows(path: Path, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
         # Dutch Excel writes `;`, others `,`; a tab-separated export has tabs. The header decides.
         delimiter = max(("\t", ";", ","), key=first_line.count)
         header_row = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
-        columns = _map_header(source, header_row)
+        columns, column_problems = _map_header(source, header_row)
+        if column_problems:
+            yield 1, {UNKNOWN_COLUMNS: column_problems}
         reader = csv.reader(lines, delimiter=delimiter)
         # Rows are numbered as a spreadsheet shows them (the header is row 1), which differs from
         # the line number when a quoted cell holds a line break.
@@ -166,18 +180,26 @@ def _csv_rows(path: Path, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
             if extra:
                 yield row_number, {"__extra__": extra}
                 continue
-            yield row_number, dict(zip(columns, cells, strict=False))
+            yield (
+                row_number,
+                {column: cell for column, cell in zip(columns, cells, strict=False) if column},
+            )
 
 
 def _json_object_row(source: str, row: int, item: Any) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise InputFileError(f"{source}:{row}: expected an object with the record's fields")
     result: dict[str, Any] = {}
+    problems: list[str] = []
     for key, value in item.items():
         canonical = canonical_column(str(key))
         if canonical is None:
-            raise _unknown_column(source, str(key))
-        result[canonical] = value
+            canonical, problem = _unknown_column(str(key))
+            problems.append(problem)
+        if canonical is not None and canonical not in result:
+            result[canonical] = value
+    if problems:
+        result[UNKNOWN_COLUMNS] = problems
     return result
 
 
@@ -239,7 +261,11 @@ def _problems_from(source: str, row: int, error: ValidationError) -> tuple[RowPr
 
 
 def read_intake_file(path: Path, now: datetime | None = None) -> Iterator[RowResult]:
-    """Yield every row of the file, validated; raise InputFileError when the file is unreadable."""
+    """Yield every row of the file, validated; raise InputFileError when the file is unreadable.
+
+    An unknown column is a problem of field `column`, on the header's row (CSV) or on each row
+    that has it (JSON).
+    """
     source = path.name
     if not path.is_file():
         raise InputFileError(f"{path}: no such file")
@@ -249,9 +275,15 @@ def read_intake_file(path: Path, now: datetime | None = None) -> Iterator[RowRes
             problem = RowProblem(source, row, "row", "has more cells than the header has columns")
             yield RowResult(row, None, (problem,))
             continue
+        columns = tuple(
+            RowProblem(source, row, "column", text) for text in raw.pop(UNKNOWN_COLUMNS, [])
+        )
+        if columns and not raw:  # the header line of a CSV file
+            yield RowResult(row, None, columns)
+            continue
         try:
             record = IntakeRecord.model_validate(raw, context=context)
         except ValidationError as error:
-            yield RowResult(row, None, _problems_from(source, row, error))
+            yield RowResult(row, None, columns + _problems_from(source, row, error))
         else:
-            yield RowResult(row, record)
+            yield RowResult(row, None if columns else record, columns)

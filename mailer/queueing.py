@@ -100,7 +100,10 @@ def queue_file(
     """
     now = now or now_in_amsterdam()
     _, problems = validate_file(path, composer, now=now)
-    if problems and not skip_invalid:
+    # An unknown column means the file itself is wrong: nothing of it is queued, whatever
+    # --skip-invalid says, since its rows were read under guessed column names.
+    wrong_file = any(problem.field == "column" for problem in problems)
+    if problems and (wrong_file or not skip_invalid):
         raise InvalidRecords(problems)
     report = QueueReport(problems=problems)
     invalid_rows = {problem.row for problem in problems}

@@ -81,15 +81,31 @@ def test_misspelt_column_and_cp1252_file_are_one_line_each(tmp_path: Path, run_c
     row = intake_row()
     row["ouder1_emial"] = row.pop("parent1_email")
     code, _, err = run_cli("queue", str(write_csv(tmp_path / "typo.csv", [row])))
-    assert (code, err.strip()) == (
-        1,
-        "error: typo.csv:1: column 'ouder1_emial' is not known; did you mean 'ouder1_email'?",
-    )
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "typo.csv:1: column: 'ouder1_emial' is not known; did you mean 'ouder1_email'?",
+        "Nothing was queued: 1 invalid row(s); correct them and queue the file again.",
+    ]
     cp1252 = write_csv(tmp_path / "excel.csv", [intake_row(child_name="Zoë")], ";", "cp1252")
     code, _, err = run_cli("queue", str(cp1252))
     assert code == 1
     assert len(err.strip().splitlines()) == 1
     assert "excel.csv:2: the file is not UTF-8 text" in err
+    assert listed(run_cli) == []
+
+
+def test_a_misspelt_column_shows_every_other_problem_too_and_skip_invalid_queues_nothing(
+    tmp_path: Path, run_cli: Run
+) -> None:
+    rows = [intake_row(id="1"), intake_row(id="2", meeting_date="2020-01-10")]
+    for row in rows:
+        row["ouder1_emial"] = row.pop("parent1_email")
+    path = write_csv(tmp_path / "typo.csv", rows)
+    for extra in ([], ["--skip-invalid"]):
+        code, _, err = run_cli("queue", str(path), *extra)
+        assert code == 1
+        assert "typo.csv:1: column: 'ouder1_emial' is not known" in err
+        assert "typo.csv:3: meeting_date: the meeting" in err
     assert listed(run_cli) == []
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailer.errors import InputFileError
-from mailer.intake_files import read_intake_file
+from mailer.intake_files import CANONICAL_COLUMNS, read_intake_file
 from tests.conftest import future_date, intake_row, write_csv
 
 
@@ -45,15 +45,17 @@ def test_dutch_column_names_in_any_case_and_spacing(tmp_path: Path) -> None:
     assert result.record.parent1_email == "sanne@example.nl"
 
 
-def test_misspelt_column_is_an_error_that_names_it(tmp_path: Path) -> None:
-    row = intake_row()
-    row["ouder1_emial"] = row.pop("parent1_email")
-    path = write_csv(tmp_path / "in.csv", [row])
-    with pytest.raises(
-        InputFileError,
-        match=r"in.csv:1: column 'ouder1_emial' is not known; did you mean 'ouder1_email'",
-    ):
-        list(read_intake_file(path))
+def test_misspelt_column_is_a_problem_that_names_it_and_the_rows_are_still_checked(
+    tmp_path: Path,
+) -> None:
+    good, bad = intake_row(), intake_row(id="2", child_name="")
+    for row in (good, bad):
+        row["ouder1_emial"] = row.pop("parent1_email")
+    results = list(read_intake_file(write_csv(tmp_path / "in.csv", [good, bad])))
+    assert [str(problem) for result in results for problem in result.problems] == [
+        "in.csv:1: column: 'ouder1_emial' is not known; did you mean 'ouder1_email'?",
+        "in.csv:3: child_name: is empty",
+    ]
 
 
 def test_cp1252_file_gets_a_clear_error_naming_file_and_line(tmp_path: Path) -> None:
@@ -104,11 +106,14 @@ def test_json_array_and_json_lines_are_read(tmp_path: Path) -> None:
     assert records_of(array) == records_of(lines) == ["Zoë de Vries", "Bo"]
 
 
-def test_json_with_unknown_key_names_it(tmp_path: Path) -> None:
+def test_json_with_unknown_key_names_it_on_its_row(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
     path.write_text(json.dumps({**intake_row(), "kleur": "rood"}) + "\n", encoding="utf-8")
-    with pytest.raises(InputFileError, match="column 'kleur' is not known"):
-        list(read_intake_file(path))
+    [result] = list(read_intake_file(path))
+    assert result.record is None
+    assert [str(problem) for problem in result.problems] == [
+        "in.jsonl:1: column: 'kleur' is not known; known columns: " + ", ".join(CANONICAL_COLUMNS)
+    ]
 
 
 def test_unknown_file_type_says_which_types_work(tmp_path: Path) -> None:
