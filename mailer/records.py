@@ -170,6 +170,12 @@ class IntakeRecord(BaseModel):
                 f"{self.meeting_date:%d-%m-%Y} (the clocks go forward that night); choose "
                 "another time"
             )
+        if start.replace(fold=1).utcoffset() != start.utcoffset():
+            raise ValueError(
+                f"meeting_time: {self.meeting_time:%H:%M} happens twice on "
+                f"{self.meeting_date:%d-%m-%Y} (the clocks go back that night); choose "
+                "another time"
+            )
         if start <= now:
             raise ValueError(
                 f"meeting_date: the meeting ({start:%d-%m-%Y %H:%M}) is not in the future"

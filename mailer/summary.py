@@ -25,9 +25,9 @@ def message_problems(outbox: Outbox, stored: StoredMessage, policy: ReviewPolicy
             problem = "the message file is missing from the outbox"
         if problem:
             problems.append(problem)
-    overridden = stored.approval is not None and stored.approval.template_override
-    awaiting = stored.state in {State.PENDING, State.APPROVED}
-    if awaiting and not overridden and not template_signed_off(stored, policy):
+    # Only a message still waiting for review needs a signed-off template: an approval already
+    # given (with or without the override) covers the exact bytes, whatever its version label.
+    if stored.state == State.PENDING and not template_signed_off(stored, policy):
         problems.append(f"template version {stored.template_version} has no team sign-off")
     if stored.state in {State.FAILED, State.UNKNOWN, State.APPROVED} and stored.last_error:
         problems.append(stored.last_error)

@@ -126,6 +126,11 @@ def test_a_time_skipped_by_the_clock_change_is_refused() -> None:
     with pytest.raises(ValidationError, match="does not exist on 28-03-2027"):
         validate(meeting_date="2027-03-28", meeting_time="02:30")
     assert validate(meeting_date="2027-03-28", meeting_time="03:30").meeting_time == time(3, 30)
+    with pytest.raises(ValidationError, match="happens twice on 31-10-2027"):
+        validate(meeting_date="2027-10-31", meeting_time="02:30")
+    assert validate(meeting_date="2027-10-31", meeting_time="03:00").meeting_at.utcoffset() == (
+        timedelta(hours=1)
+    )
 
 
 def test_the_same_address_twice_in_other_case_is_refused() -> None:

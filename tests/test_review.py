@@ -106,3 +106,13 @@ def test_summary_has_the_fields_scripts_rely_on(queued: tuple[Outbox, StoredMess
     assert summary["queued_by"] == "Coach"
     assert summary["meeting_at"].endswith(("+01:00", "+02:00"))
     assert summary["last_error"] is None
+
+
+def test_an_approved_message_shows_no_sign_off_problem_after_the_version_changes(
+    queued: tuple[Outbox, StoredMessage],
+) -> None:
+    outbox, stored = queued
+    signed = ReviewPolicy(signed_template_versions=frozenset({stored.template_version}))
+    approved = approve(outbox, stored.id, "Anna", signed)
+    later = ReviewPolicy(signed_template_versions=frozenset({"a-newer-version"}))
+    assert message_problems(outbox, approved, later) == []
