@@ -13,7 +13,13 @@ from mailer.delivery import Outcome
 from mailer.errors import OutboxError
 from mailer.outbox import Outbox, State, StoredMessage
 from mailer.records import now_in_amsterdam
-from mailer.send_records import claimer_alive, sendable_problem
+from mailer.send_records import (
+    NO_LONGER_APPROVED,
+    TAKEN_BY_ANOTHER_SENDER,
+    WAITING_TO_RETRY,
+    claimer_alive,
+    sendable_problem,
+)
 
 __all__ = [
     "NOT_SENT",
@@ -39,6 +45,20 @@ class SendEvent:
 ProgressCallback = Callable[[SendEvent], None]
 
 
+# Reasons to skip a message that need nobody's attention: `send` still exits 0.
+NOT_APPROVED_YET = "not approved yet"
+BEYOND_LIMIT = "beyond --limit"
+ROUTINE_SKIPS = frozenset(
+    {
+        NOT_APPROVED_YET,
+        BEYOND_LIMIT,
+        NO_LONGER_APPROVED,
+        WAITING_TO_RETRY,
+        TAKEN_BY_ANOTHER_SENDER,
+    }
+)
+
+
 @dataclass
 class SendReport:
     """What a run did (or, for a dry run, would do)."""
@@ -61,6 +81,10 @@ class SendReport:
     def all_well(self) -> bool:
         troubles = (Outcome.FAILED, Outcome.UNKNOWN, Outcome.DEFERRED)
         if self.stopped or self.recovered or self.partial:
+            return False
+        # A message held back for a reason a person must look at (changed after approval,
+        # recipients that differ from the approved letter, an unknown delivery) is not "well".
+        if any(reason not in ROUTINE_SKIPS for reason in self.skipped):
             return False
         return not any(self.ids(outcome) for outcome in troubles)
 
@@ -97,7 +121,7 @@ def plan_send(
     sendable: list[tuple[datetime, str]] = []  # only keys are kept: memory stays flat in N
     for stored in outbox.messages():
         if stored.state == State.PENDING:
-            report.skipped["not approved yet"] += 1
+            report.skipped[NOT_APPROVED_YET] += 1
         elif stored.state == State.UNKNOWN:
             report.skipped["delivery unknown: decide with `mailer resolve`"] += 1
         elif (
@@ -116,7 +140,7 @@ def plan_send(
             sendable.append((stored.created_at, stored.id))
     sendable.sort()
     if limit is not None and len(sendable) > limit:
-        report.skipped["beyond --limit"] += len(sendable) - limit
+        report.skipped[BEYOND_LIMIT] += len(sendable) - limit
         del sendable[limit:]
     report.planned = [message_id for _, message_id in sendable]
     return report

@@ -43,6 +43,12 @@ _PROC = Path("/proc")
 _PID_REUSE_SLACK = 2.0  # seconds: /proc/stat's boot time is rounded to whole seconds
 
 
+# Reasons for not sending a message now that need nobody's attention (see SendReport.all_well).
+NO_LONGER_APPROVED = "no longer approved"
+WAITING_TO_RETRY = "waiting to retry after a temporary refusal"
+TAKEN_BY_ANOTHER_SENDER = "taken by another sender"
+
+
 def sendable_problem(
     outbox: Outbox, stored: StoredMessage, now: datetime, data: bytes | None = None
 ) -> str | None:
@@ -52,7 +58,7 @@ def sendable_problem(
     and they are checked against the approval's hash.
     """
     if stored.state != State.APPROVED or stored.approval is None:
-        return "no longer approved"
+        return NO_LONGER_APPROVED
     if data is None:
         try:
             data = outbox.read_bytes(stored.id)
@@ -61,7 +67,7 @@ def sendable_problem(
     if sha256_hex(data) != stored.approval.sha256:
         return "changed after approval (approve again)"
     if stored.next_attempt_at is not None and stored.next_attempt_at > now:
-        return "waiting to retry after a temporary refusal"
+        return WAITING_TO_RETRY
     return None
 
 
@@ -303,7 +309,7 @@ def claim_message(outbox: Outbox, message_id: str, by: str) -> Claimed | str:
             change=take,
         )
     except TransitionNotAllowed:
-        return "taken by another sender"
+        return TAKEN_BY_ANOTHER_SENDER
     except _NotSendable as problem:
         return str(problem)
     return Claimed(stored, data)

@@ -7,6 +7,7 @@ the password never appears in any error text.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import ssl
 from dataclasses import dataclass
@@ -190,6 +191,19 @@ async def connect(settings: Settings) -> aiosmtplib.SMTP:
             await client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
     except Exception as error:  # every cause is named in `_wrap`'s one line
         if client is not None:
-            client.close()
+            await _hang_up(client)
         raise _wrap(error, where, settings) from None
     return client
+
+
+async def _hang_up(client: aiosmtplib.SMTP) -> None:
+    """End a connection that failed half-way (a refused login, say) politely if it still can,
+    and let the event loop finish closing its TLS transport before the caller moves on."""
+    try:
+        if client.is_connected:
+            await asyncio.wait_for(client.quit(), timeout=5)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        pass
+    finally:
+        client.close()
+        await asyncio.sleep(0)

@@ -262,3 +262,19 @@ def test_retry_refuses_a_message_that_did_not_fail(workspace: Workspace, run_cli
     assert code == 1 and "Traceback" not in out + err
     assert message_id in err
     assert Outbox(workspace.outbox_dir).load(message_id).state == State.APPROVED
+
+
+def test_send_exits_1_when_a_letter_was_held_back_for_a_person_to_look_at(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = approved_outbox(workspace, 2)
+    eml = Outbox(workspace.outbox_dir).eml_path(second)
+    eml.write_bytes(eml.read_bytes().replace(b"Dolfijnen", b"Zeepaardjes"))
+    handler = RecordingHandler()
+    with smtp_server(handler) as server:
+        point_at(monkeypatch, smtp_env(server))
+        code, out, _ = run_cli("send", "--yes")
+    assert code == 1
+    assert "1 sent" in out and "changed after approval" in out
+    outbox = Outbox(workspace.outbox_dir)
+    assert (outbox.load(first).state, outbox.load(second).state) == (State.SENT, State.APPROVED)
