@@ -215,24 +215,38 @@ def _notify(session: Session, outcome: Outcome) -> None:
     session.notify("ok" if outcome.ok else "error", outcome.text)
 
 
-@needs_reviewer
-async def approve_one(request: Request) -> Response:
+Decide = Callable[[ReviewContext, str, str, FormData], Outcome]
+
+
+async def _decide_one(request: Request, decide: Decide) -> Response:
+    """The part every decision on one message shares: CSRF check, the reviewer's name, the
+    decision itself off the event loop, the outcome shown once on the message's page."""
     form = await _checked_form(request)
     if form is None:
         return _csrf_refused()
     context, session = _context(request), session_of(request)
     message_id = _typed_id(request)
     assert session.reviewer is not None
-    outcome = await run_in_threadpool(
-        approve_as_shown,
-        context.outbox,
-        message_id,
-        session.reviewer,
-        context.policy(),
-        str(form.get("sha256", "")),
-    )
+    outcome = await run_in_threadpool(decide, context, message_id, session.reviewer, form)
     _notify(session, outcome)
     return _see(f"/bericht/{quote(message_id)}")
+
+
+@needs_reviewer
+async def approve_one(request: Request) -> Response:
+    def decide(context: ReviewContext, message_id: str, by: str, form: FormData) -> Outcome:
+        shown = str(form.get("sha256", ""))
+        return approve_as_shown(context.outbox, message_id, by, context.policy(), shown)
+
+    return await _decide_one(request, decide)
+
+
+@needs_reviewer
+async def reject_one(request: Request) -> Response:
+    def decide(context: ReviewContext, message_id: str, by: str, form: FormData) -> Outcome:
+        return reject_with_reason(context.outbox, message_id, by, str(form.get("reden", "")))
+
+    return await _decide_one(request, decide)
 
 
 @needs_reviewer
@@ -260,25 +274,6 @@ async def approve_selected(request: Request) -> Response:
     if approved:
         session.notify("ok", MESSAGES["approved_many"].format(count=approved))
     return _see("/")
-
-
-@needs_reviewer
-async def reject_one(request: Request) -> Response:
-    form = await _checked_form(request)
-    if form is None:
-        return _csrf_refused()
-    context, session = _context(request), session_of(request)
-    message_id = _typed_id(request)
-    assert session.reviewer is not None
-    outcome = await run_in_threadpool(
-        reject_with_reason,
-        context.outbox,
-        message_id,
-        session.reviewer,
-        str(form.get("reden", "")),
-    )
-    _notify(session, outcome)
-    return _see(f"/bericht/{quote(message_id)}")
 
 
 def create_app(workspace: Workspace, settings: Settings, *, token: str, port: int) -> Guard:
