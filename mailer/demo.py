@@ -11,7 +11,7 @@ import io
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from mailer.compose import Composer
@@ -20,6 +20,7 @@ from mailer.errors import WorkspaceError
 from mailer.intake_files import canonical_column
 from mailer.outbox import Outbox, State
 from mailer.queueing import queue_file
+from mailer.records import parse_date_as_written
 from mailer.rendering import LetterRenderer
 from mailer.review import approve, review_policy
 from mailer.sending import SendReport, send_approved
@@ -37,7 +38,6 @@ __all__ = [
 
 DEMO_MARKER = ".mailer-demo"
 DEMO_PERSON = "demo"
-DATE_FORMATS = ("%d-%m-%Y", "%Y-%m-%d")
 
 
 @dataclass(frozen=True)
@@ -68,15 +68,6 @@ def prepare_demo_workspace(directory: Path) -> Workspace:
     return workspace
 
 
-def _parse_date(text: str) -> tuple[date, str] | None:
-    for pattern in DATE_FORMATS:
-        try:
-            return datetime.strptime(text.strip(), pattern).date(), pattern
-        except ValueError:
-            continue
-    return None
-
-
 def move_meetings_forward(source: Path, target: Path, today: date) -> int:
     """Copy the example file, moving every meeting forward by the same whole number of weeks so
     that the earliest is at least a week after `today` (weekdays stay the same); return the
@@ -85,11 +76,11 @@ def move_meetings_forward(source: Path, target: Path, today: date) -> int:
     dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t")
     rows = list(csv.reader(io.StringIO(text), delimiter=dialect.delimiter))
     column = next(i for i, name in enumerate(rows[0]) if canonical_column(name) == "meeting_date")
-    dates = [parsed for row in rows[1:] if (parsed := _parse_date(row[column]))]
+    dates = [parsed for row in rows[1:] if (parsed := parse_date_as_written(row[column]))]
     earliest = min(found for found, _ in dates)
     weeks = max(0, -(-((today + timedelta(days=7)) - earliest).days // 7))
     for row in rows[1:]:
-        parsed = _parse_date(row[column])
+        parsed = parse_date_as_written(row[column])
         if parsed:
             row[column] = (parsed[0] + timedelta(weeks=weeks)).strftime(parsed[1])
     output = io.StringIO()

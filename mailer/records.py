@@ -27,7 +27,14 @@ from pydantic import (
 
 from mailer.text_safety import check_header_safe
 
-__all__ = ["AMSTERDAM", "IntakeRecord", "Parent", "now_in_amsterdam"]
+__all__ = [
+    "AMSTERDAM",
+    "DATE_FORMATS",
+    "IntakeRecord",
+    "Parent",
+    "now_in_amsterdam",
+    "parse_date_as_written",
+]
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 MAX_NAME_LENGTH = 120
@@ -54,17 +61,29 @@ def _clean_text(value: str) -> str:
     return value
 
 
+# ISO first, then the ways Dutch spreadsheets write a date.
+DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y")
+
+
+def parse_date_as_written(text: str) -> tuple[date, str] | None:
+    """The date in `text` and the format it was written in, or None when it is not a date."""
+    for pattern in DATE_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), pattern).date(), pattern
+        except ValueError:
+            continue
+    return None
+
+
 def _parse_date(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
     if not text:
         raise ValueError("is empty; write the date as YYYY-MM-DD or DD-MM-YYYY")
-    for pattern in ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
+    parsed = parse_date_as_written(text)
+    if parsed:
+        return parsed[0]
     raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD or DD-MM-YYYY")
 
 
