@@ -22,6 +22,7 @@ from mailer.cli.common import (
 from mailer.durable import durable_write, private_directory
 from mailer.errors import MailerError
 from mailer.outbox import State, StoredMessage
+from mailer.review import ReviewPolicy
 from mailer.review import approve as approve_message
 from mailer.review import reject as reject_message
 from mailer.summary import message_problems, message_summary
@@ -58,13 +59,12 @@ def list_messages(
     elif not messages:
         console.print("The outbox is empty." if state is None else f"No {state.value} messages.")
     else:
-        _print_table(opened, messages)
+        _print_table(opened, messages, policy_)
     if damaged:
         raise typer.Exit(1)
 
 
-def _print_table(opened: Opened, messages: list[StoredMessage]) -> None:
-    policy_ = opened.policy
+def _print_table(opened: Opened, messages: list[StoredMessage], policy_: ReviewPolicy) -> None:
     rows = [
         [
             stored.id,
