@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from email.headerregistry import Address, HeaderRegistry
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +103,12 @@ class Settings(BaseModel):
             parse_mailbox(value)
         return value
 
-    @property
+    # Parsed once per settings object: every message being built asks for them several times.
+    @cached_property
     def sender_address(self) -> Address:
         return parse_mailbox(self.sender)
 
-    @property
+    @cached_property
     def reply_to_address(self) -> Address | None:
         return parse_mailbox(self.reply_to) if self.reply_to else None
 
