@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ApprovalRefused",
     "ConfigError",
     "InputFileError",
     "InvalidRecords",
@@ -82,6 +83,20 @@ class OutboxError(MailerError):
 
 class MessageNotFound(OutboxError):
     """No message, or more than one, matches the ID the user typed."""
+
+
+class ApprovalRefused(OutboxError):
+    """A review rule refuses this approval; `rule` names which, so a page can say it in its own
+    language: `four_eyes`, `stale` (changed since it was shown), `already_approved` (then
+    `approved_by` is set) or `unsigned_template`."""
+
+    def __init__(
+        self, message_id: str, rule: str, text: str, approved_by: str | None = None
+    ) -> None:
+        self.message_id = message_id
+        self.rule = rule
+        self.approved_by = approved_by
+        super().__init__(f"{message_id}: {text}")
 
 
 class TransitionNotAllowed(OutboxError):

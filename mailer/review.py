@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from mailer.config import Settings
-from mailer.errors import OutboxError
+from mailer.errors import ApprovalRefused, OutboxError
 from mailer.outbox import Approval, Outbox, Rejection, State, StoredMessage, sha256_hex
 from mailer.records import now_in_amsterdam
 from mailer.template_signoff import signed_versions
@@ -70,23 +70,33 @@ def approve(
     by = check_person_name(by)
     stored = outbox.load(message_id)
     if policy.four_eyes and stored.queued_by.casefold() == by.casefold():
-        raise OutboxError(
-            f"{message_id}: {by} queued this message; four eyes are required, "
-            "so someone else must approve it"
+        raise ApprovalRefused(
+            message_id,
+            "four_eyes",
+            f"{by} queued this message; four eyes are required, so someone else must approve it",
         )
     current = sha256_hex(outbox.read_bytes(message_id))
     if shown_sha256 is not None and shown_sha256 != current:
-        raise OutboxError(
-            f"{message_id}: the message changed after you opened it; reload it and review it again"
+        raise ApprovalRefused(
+            message_id,
+            "stale",
+            "the message changed after you opened it; reload it and review it again",
         )
     if stored.state == State.APPROVED and stored.approval and stored.approval.sha256 == current:
-        raise OutboxError(f"{message_id}: already approved by {stored.approval.by}")
+        raise ApprovalRefused(
+            message_id,
+            "already_approved",
+            f"already approved by {stored.approval.by}",
+            approved_by=stored.approval.by,
+        )
     signed = template_signed_off(stored, policy)
     if not signed and not override_template:
-        raise OutboxError(
-            f"{message_id}: rendered from template version {stored.template_version}, which the "
-            "team has not signed off; run `mailer template approve --by NAME`, or approve with "
-            "--unsigned-template if you accept this letter anyway"
+        raise ApprovalRefused(
+            message_id,
+            "unsigned_template",
+            f"rendered from template version {stored.template_version}, which the team has not "
+            "signed off; run `mailer template approve --by NAME`, or approve with "
+            "--unsigned-template if you accept this letter anyway",
         )
     approval = Approval(by=by, at=now_in_amsterdam(), sha256=current, template_override=not signed)
     return outbox.transition(

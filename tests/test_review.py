@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailer.errors import OutboxError, TransitionNotAllowed
+from mailer.errors import ApprovalRefused, OutboxError, TransitionNotAllowed
 from mailer.outbox import Outbox, State, StoredMessage
 from mailer.review import ReviewPolicy, approve, reject
 from mailer.summary import message_problems, message_summary
@@ -116,3 +116,26 @@ def test_an_approved_message_shows_no_sign_off_problem_after_the_version_changes
     approved = approve(outbox, stored.id, "Anna", signed)
     later = ReviewPolicy(signed_template_versions=frozenset({"a-newer-version"}))
     assert message_problems(outbox, approved, later) == []
+
+
+def test_each_refusal_names_the_rule_that_refused(queued: tuple[Outbox, StoredMessage]) -> None:
+    outbox, stored = queued
+    refusals = []
+    for attempt in (
+        lambda: approve(outbox, stored.id, "coach", ReviewPolicy(four_eyes=True)),
+        lambda: approve(outbox, stored.id, "Anna", OPEN, shown_sha256="0" * 64),
+        lambda: approve(outbox, stored.id, "Anna", ReviewPolicy(signed_template_versions=())),
+    ):
+        with pytest.raises(ApprovalRefused) as caught:
+            attempt()
+        refusals.append(caught.value.rule)
+    approve(outbox, stored.id, "Anna", OPEN)
+    with pytest.raises(ApprovalRefused) as caught:
+        approve(outbox, stored.id, "Fatima", OPEN)
+    assert [*refusals, caught.value.rule] == [
+        "four_eyes",
+        "stale",
+        "unsigned_template",
+        "already_approved",
+    ]
+    assert caught.value.approved_by == "Anna"

@@ -1,17 +1,16 @@
 """Approving and rejecting from the page, through `mailer.review` like the CLI, told in Dutch.
 
-When the review code refuses, the reason is worked out again from the message itself (its state,
-its hash, who queued it, the template's sign-off) rather than from the English error text, so the
-page can say in Dutch what happened and what to do.
+When the review code refuses, it names the rule that refused (`ApprovalRefused.rule`); the page
+says in Dutch what happened and what to do, without parsing the English error text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailer.errors import MailerError, MessageNotFound, TransitionNotAllowed
-from mailer.outbox import Outbox, State, sha256_hex
-from mailer.review import ReviewPolicy, approve, reject, template_signed_off
+from mailer.errors import ApprovalRefused, MailerError, MessageNotFound, TransitionNotAllowed
+from mailer.outbox import Outbox, State
+from mailer.review import ReviewPolicy, approve, reject
 from mailer.web.texts import MESSAGES, STATE_NAMES
 
 __all__ = ["Outcome", "approve_as_shown", "reject_with_reason"]
@@ -30,30 +29,23 @@ def _child(outbox: Outbox, message_id: str) -> str:
         return message_id
 
 
-def _why_refused(
-    outbox: Outbox,
-    message_id: str,
-    reviewer: str,
-    review: ReviewPolicy,
-    shown_sha256: str,
-    error: MailerError,
-) -> str:
-    """The Dutch reason for a refusal, checked in the order `review.approve` checks."""
+def _why_refused(outbox: Outbox, message_id: str, error: MailerError) -> str:
+    """The Dutch reason for a refusal: `mailer.review` names the rule, the page words it."""
     if isinstance(error, MessageNotFound):
         return MESSAGES["not_found"].format(id=message_id)
     stored = outbox.load(message_id)
     child = stored.child_name
     if isinstance(error, TransitionNotAllowed):
         return MESSAGES["wrong_state"].format(child=child, state=STATE_NAMES[State(error.current)])
-    if review.four_eyes and stored.queued_by.casefold() == reviewer.strip().casefold():
-        return MESSAGES["four_eyes"].format(child=child)
-    current = sha256_hex(outbox.read_bytes(message_id))
-    if shown_sha256 != current:
-        return MESSAGES["stale"].format(child=child)
-    if stored.state == State.APPROVED and stored.approval and stored.approval.sha256 == current:
-        return MESSAGES["already_approved"].format(child=child, by=stored.approval.by)
-    if not template_signed_off(stored, review):
-        return MESSAGES["unsigned_template"].format(child=child, version=stored.template_version)
+    if isinstance(error, ApprovalRefused):
+        if error.rule == "already_approved":
+            return MESSAGES["already_approved"].format(child=child, by=error.approved_by)
+        if error.rule == "unsigned_template":
+            return MESSAGES["unsigned_template"].format(
+                child=child, version=stored.template_version
+            )
+        if error.rule in {"four_eyes", "stale"}:
+            return MESSAGES[error.rule].format(child=child)
     return MESSAGES["other"].format(child=child, detail=error)
 
 
@@ -66,7 +58,7 @@ def approve_as_shown(
         stored = approve(outbox, message_id, reviewer, review, shown_sha256=shown_sha256)
     except MailerError as error:
         try:
-            text = _why_refused(outbox, message_id, reviewer, review, shown_sha256, error)
+            text = _why_refused(outbox, message_id, error)
         except MailerError:
             text = MESSAGES["other"].format(child=message_id, detail=error)
         return Outcome(False, text)
