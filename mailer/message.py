@@ -12,14 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import format_datetime, make_msgid
 
 from mailer.errors import UnsafeMessage
 from mailer.rendering import RenderedLetter
 from mailer.text_safety import check_header_safe
 
-__all__ = ["CalendarPart", "MessageHeaders", "build_message", "new_message_id", "verify_message"]
+__all__ = [
+    "CalendarPart",
+    "LetterParts",
+    "MessageHeaders",
+    "build_message",
+    "letter_parts",
+    "new_message_id",
+    "verify_message",
+]
 
 MAX_LINE_OCTETS = 998  # RFC 5322 section 2.1.1
 
@@ -140,3 +148,42 @@ def build_message(
     data = message.as_bytes()
     verify_message(data, headers)
     return data
+
+
+@dataclass(frozen=True)
+class LetterParts:
+    """The parts of one stored message, decoded but otherwise as they will be sent."""
+
+    to_header: str
+    subject: str
+    text: str | None
+    html: str | None
+    calendar: bytes | None
+
+
+def _content(part: Message | None) -> str | None:
+    if not isinstance(part, EmailMessage):
+        return None
+    content = part.get_content()
+    return content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+
+
+def _calendar_part(parsed: EmailMessage) -> bytes | None:
+    for part in parsed.walk():
+        if part.get_content_type() == "text/calendar":
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else None
+    return None
+
+
+def letter_parts(data: bytes) -> LetterParts:
+    """Read a message back into what a person reviews: subject, text, HTML and calendar."""
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return LetterParts(
+        to_header=str(parsed.get("To", "")),
+        subject=str(parsed.get("Subject", "")),
+        text=_content(parsed.get_body(preferencelist=("plain",))),
+        html=_content(parsed.get_body(preferencelist=("html",))),
+        calendar=_calendar_part(parsed),
+    )

@@ -14,8 +14,6 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import date, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, get_args
 
@@ -26,6 +24,7 @@ from mailer.compose import Composer
 from mailer.config import Settings
 from mailer.errors import MailerError, TemplateProblem
 from mailer.letter_data import LetterKind, letter_context
+from mailer.message import letter_parts
 from mailer.records import IntakeRecord
 from mailer.rendering import LETTER_PARTS, LetterRenderer
 from mailer.workspace import Workspace
@@ -213,16 +212,6 @@ def _print_pdf(browser: str, html_file: Path, pdf_file: Path) -> bool:
     return pdf_file.is_file() and pdf_file.stat().st_size > 0
 
 
-def _parts(data: bytes) -> tuple[str, str, str]:
-    parsed = message_from_bytes(data, policy=policy.default)
-    assert isinstance(parsed, EmailMessage)
-    text_part = parsed.get_body(("plain",))
-    html_part = parsed.get_body(("html",))
-    text = text_part.get_content() if text_part is not None else ""
-    html = html_part.get_content() if html_part is not None else ""
-    return str(parsed["Subject"]), text, html
-
-
 def write_preview(
     workspace: Workspace,
     settings: Settings,
@@ -237,12 +226,12 @@ def write_preview(
     record = sample_record(language, settings)
     previous = sample_record(language, settings, weeks_ahead=2)
     composed = composer.compose(record, "preview", kind=kind, previous=previous)
-    subject, text, html = _parts(composed.data)
+    parts = letter_parts(composed.data)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"letter-{language}-{kind}"
     written = [stem.with_suffix(".html"), stem.with_suffix(".txt"), stem.with_suffix(".eml")]
-    written[0].write_text(html, encoding="utf-8")
-    written[1].write_text(f"{subject}\n\n{text}", encoding="utf-8")
+    written[0].write_text(parts.html or "", encoding="utf-8")
+    written[1].write_text(f"{parts.subject}\n\n{parts.text or ''}", encoding="utf-8")
     written[2].write_bytes(composed.data)
     browser = find_browser() if pdf else None
     if browser and _print_pdf(browser, written[0], stem.with_suffix(".pdf")):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 import webbrowser
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Annotated
 
 import typer
@@ -21,6 +19,7 @@ from mailer.cli.common import (
 )
 from mailer.durable import durable_write, private_directory
 from mailer.errors import MailerError
+from mailer.message import letter_parts
 from mailer.outbox import State, StoredMessage
 from mailer.review import ReviewPolicy
 from mailer.review import approve as approve_message
@@ -79,17 +78,6 @@ def _print_table(opened: Opened, messages: list[StoredMessage], policy_: ReviewP
     print_rows(["ID", "state", "child", "meeting", "to", "problem"], rows, title="Outbox")
 
 
-def _parts(data: bytes) -> tuple[str, str]:
-    parsed = message_from_bytes(data, policy=policy.default)
-    assert isinstance(parsed, EmailMessage)
-    text = parsed.get_body(preferencelist=("plain",))
-    html = parsed.get_body(preferencelist=("html",))
-    return (
-        text.get_content() if isinstance(text, EmailMessage) else "",
-        html.get_content() if isinstance(html, EmailMessage) else "",
-    )
-
-
 def _print_overview(opened: Opened, stored: StoredMessage, text: str) -> None:
     console.print(f"ID:       {stored.id} ({stored.state.value})", markup=False)
     console.print(f"Subject:  {stored.subject}", markup=False)
@@ -146,7 +134,8 @@ def show(
     if raw:
         sys.stdout.buffer.write(data)
         return
-    text, html_part = _parts(data)
+    parts = letter_parts(data)
+    text, html_part = parts.text or "", parts.html or ""
     if html:
         previews = private_directory(opened.workspace.outbox_dir / "previews")
         target = previews / f"{message_id}.html"

@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 from datetime import datetime
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +39,7 @@ from mailer.config import Settings
 from mailer.demo import run_demo
 from mailer.errors import MailerError
 from mailer.journal import read_entries
+from mailer.message import letter_parts
 from mailer.outbox import Outbox, State
 from mailer.purge import purge_before
 from mailer.records import AMSTERDAM
@@ -274,10 +274,10 @@ def _show_received(messages: list[Any]) -> None:
             markup=False,
         )
     if messages:
-        body = messages[0].parsed().get_body(preferencelist=("plain",))
-        if isinstance(body, EmailMessage):
+        text = letter_parts(messages[0].data).text
+        if text is not None:
             console.print("\nThe first letter as the parents read it:\n", markup=False)
-            console.print(body.get_content(), markup=False)
+            console.print(text, markup=False)
 
 
 def demo(

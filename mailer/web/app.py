@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from mailer.config import Settings
 from mailer.errors import MailerError, MessageNotFound
+from mailer.message import letter_parts
 from mailer.outbox import Outbox, sha256_hex
 from mailer.review import ReviewPolicy, check_person_name, review_policy
 from mailer.web.decisions import Outcome, approve_as_shown, reject_with_reason
@@ -31,7 +32,6 @@ from mailer.web.presenting import (
     DECIDABLE,
     SELECTABLE,
     dutch_problems,
-    letter_parts,
     meeting_from_calendar,
     moment_short,
     overview,

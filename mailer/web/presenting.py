@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email import message_from_bytes, policy
-from email.message import EmailMessage, Message
 from typing import Any
 
 import icalendar
@@ -24,10 +22,8 @@ from mailer.wording import format_meeting_moment
 
 __all__ = [
     "SELECTABLE",
-    "LetterParts",
     "MessageRow",
     "StateGroup",
-    "letter_parts",
     "meeting_from_calendar",
     "overview",
     "when",
@@ -111,44 +107,6 @@ def overview(outbox: Outbox, review: ReviewPolicy) -> list[StateGroup]:
         group for state, group in groups.items() if state not in STATE_ORDER
     ]
     return [group for group in ordered if group.rows]
-
-
-@dataclass(frozen=True)
-class LetterParts:
-    """The parts of one stored message, decoded but otherwise as they will be sent."""
-
-    to_header: str
-    subject: str
-    text: str | None
-    html: str | None
-    calendar: bytes | None
-
-
-def _content(part: Message | None) -> str | None:
-    if not isinstance(part, EmailMessage):
-        return None
-    content = part.get_content()
-    return content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
-
-
-def _calendar_part(parsed: EmailMessage) -> bytes | None:
-    for part in parsed.walk():
-        if part.get_content_type() == "text/calendar":
-            payload = part.get_payload(decode=True)
-            return payload if isinstance(payload, bytes) else None
-    return None
-
-
-def letter_parts(data: bytes) -> LetterParts:
-    parsed = message_from_bytes(data, policy=policy.default)
-    assert isinstance(parsed, EmailMessage)
-    return LetterParts(
-        to_header=str(parsed.get("To", "")),
-        subject=str(parsed.get("Subject", "")),
-        text=_content(parsed.get_body(preferencelist=("plain",))),
-        html=_content(parsed.get_body(preferencelist=("html",))),
-        calendar=_calendar_part(parsed),
-    )
 
 
 def _calendar_time(value: Any) -> str:
