@@ -83,19 +83,21 @@ class _Scanner(HTMLParser):
         return [url for url in found if _is_remote(url)]
 
 
-def remote_resources(html: str) -> list[str]:
-    """Every URL a mail client would load by itself when showing `html`."""
+def _scan(html: str) -> _Scanner:
     scanner = _Scanner()
     scanner.feed(html)
     scanner.close()
-    return scanner.remote
+    return scanner
+
+
+def remote_resources(html: str) -> list[str]:
+    """Every URL a mail client would load by itself when showing `html`."""
+    return _scan(html).remote
 
 
 def html_problems(html: str) -> list[str]:
     """What makes `html` unfit for a letter, in plain words (empty when it is fine)."""
-    scanner = _Scanner()
-    scanner.feed(html)
-    scanner.close()
+    scanner = _scan(html)
     problems = [
         f"loads {url} from the internet; put the content in the letter itself instead"
         for url in scanner.remote
