@@ -6,15 +6,15 @@ it can be kept after a message's content is purged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from mailer.durable import append_line
+from mailer.durable import append_lines
 
-__all__ = ["JournalEntry", "append_entry", "read_entries"]
+__all__ = ["JournalEntry", "append_entries", "read_entries"]
 
 
 class JournalEntry(BaseModel):
@@ -31,8 +31,9 @@ class JournalEntry(BaseModel):
     reply: str = ""
 
 
-def append_entry(path: Path, entry: JournalEntry) -> None:
-    append_line(path, entry.model_dump_json().encode("utf-8"))
+def append_entries(path: Path, entries: Sequence[JournalEntry]) -> None:
+    """Append entries durably, in one write (a sender's batch of state changes)."""
+    append_lines(path, [entry.model_dump_json().encode("utf-8") for entry in entries])
 
 
 def read_entries(path: Path, message: str | None = None) -> Iterator[JournalEntry]:

@@ -18,7 +18,8 @@ import fcntl
 import hashlib
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -26,9 +27,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mailer.durable import durable_write, private_directory
+from mailer.durable import durable_write, durable_write_many, private_directory
 from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
-from mailer.journal import JournalEntry, append_entry
+from mailer.journal import JournalEntry, append_entries
 from mailer.records import now_in_amsterdam
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Rejection",
     "State",
     "StoredMessage",
+    "TransitionRequest",
     "sha256_hex",
 ]
 
@@ -115,11 +117,18 @@ class Delivery(_Frozen):
 
 
 class Claim(_Frozen):
-    """Which process took the message for sending; a dead one leaves it `unknown`."""
+    """Which process took the message for sending.
+
+    `run` names the sender's run ledger and `boot_id` the boot of the computer it ran on: with
+    both, a next sender can tell from the ledger whether a dead sender had begun handing the
+    message over (see `send_ledger`); without them a dead sender's message becomes `unknown`.
+    """
 
     pid: int
     host: str
     at: datetime
+    run: str | None = None
+    boot_id: str | None = None
 
 
 class HistoryEntry(_Frozen):
@@ -207,6 +216,15 @@ class Outbox:
             yield
         finally:
             os.close(descriptor)
+
+    @contextlib.contextmanager
+    def locked_many(self, message_ids: Sequence[str]) -> Iterator[None]:
+        """Hold the locks of several messages, taken in ID order: two processes that each lock
+        a batch can then never wait for each other in a circle."""
+        with contextlib.ExitStack() as stack:
+            for message_id in sorted(set(message_ids)):
+                stack.enter_context(self.locked(message_id))
+            yield
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -317,20 +335,24 @@ class Outbox:
                 return candidate
 
     def _save(self, stored: StoredMessage) -> None:
-        durable_write(self._meta_path(stored.id), stored.model_dump_json(indent=1).encode("utf-8"))
+        durable_write(self._meta_path(stored.id), _serialised(stored))
 
-    def _journal(self, entry: HistoryEntry, message_id: str, reply: str = "") -> None:
-        append_entry(
+    def _journal(self, entries: Sequence[tuple[str, HistoryEntry, str]]) -> None:
+        """Append (message ID, history entry, reply) lines to the journal in one durable write."""
+        append_entries(
             self.journal_path,
-            JournalEntry(
-                at=entry.at,
-                message=message_id,
-                from_state=entry.from_state.value if entry.from_state else None,
-                to_state=entry.to_state.value,
-                by=entry.by,
-                note=entry.note,
-                reply=reply,
-            ),
+            [
+                JournalEntry(
+                    at=entry.at,
+                    message=message_id,
+                    from_state=entry.from_state.value if entry.from_state else None,
+                    to_state=entry.to_state.value,
+                    by=entry.by,
+                    note=entry.note,
+                    reply=reply,
+                )
+                for message_id, entry, reply in entries
+            ],
         )
 
     def add(self, draft: StoredMessage, data: bytes, by: str) -> StoredMessage:
@@ -359,7 +381,7 @@ class Outbox:
             durable_write(self.eml_path(message_id), data)
             self._point_key(stored.record_key, message_id)
             self._save(stored)
-            self._journal(entry, message_id)
+            self._journal([(message_id, entry, "")])
         return stored
 
     def transition(
@@ -378,30 +400,76 @@ class Outbox:
 
         `only_from` narrows the states this caller accepts (a sender claims only `approved`);
         `change` returns further fields to update, computed from the current metadata under the
-        lock; `new_bytes` replaces the message file (re-render), updating its hash.
+        lock (an OutboxError it raises refuses the change); `new_bytes` replaces the message
+        file (re-render), updating its hash.
         """
-        with self.locked(message_id):
-            stored = self.load(message_id)
-            current = stored.state
-            if to_state not in ALLOWED[current] or (
-                only_from is not None and current not in only_from
-            ):
-                raise TransitionNotAllowed(
-                    message_id, current.value, to_state.value, _hint(current)
-                )
-            entry = HistoryEntry(
-                at=now_in_amsterdam(), from_state=current, to_state=to_state, by=by, note=note
-            )
-            update: dict[str, Any] = change(stored) if change else {}
-            update["state"] = to_state
-            update["history"] = [*stored.history, entry]
+        request = TransitionRequest(message_id, to_state, by, note, reply, only_from, change)
+        if new_bytes is None:
+            (result,) = self.transition_many([request])
+        else:
+            with self.locked(message_id):
+                (result,) = self._transition_locked([request], new_bytes)
+        if isinstance(result, OutboxError):
+            raise result
+        return result
+
+    def transition_many(
+        self, requests: Sequence[TransitionRequest]
+    ) -> list[StoredMessage | OutboxError]:
+        """Several state changes committed together: each one atomic and checked as
+        `transition` does, all on disk when this returns, for the price of one fsync per
+        message file plus one for the folder and one for the journal.
+
+        A change that is not allowed does not stop the others: its place in the result holds
+        the error instead of the updated message.
+        """
+        with self.locked_many([request.message_id for request in requests]):
+            return self._transition_locked(requests)
+
+    def _transition_locked(
+        self, requests: Sequence[TransitionRequest], new_bytes: bytes | None = None
+    ) -> list[StoredMessage | OutboxError]:
+        results: list[StoredMessage | OutboxError] = []
+        files: list[tuple[Path, bytes]] = []
+        lines: list[tuple[str, HistoryEntry, str]] = []
+        for request in requests:
+            try:
+                updated, entry = self._changed(request)
+            except OutboxError as error:
+                results.append(error)
+                continue
             if new_bytes is not None:
-                durable_write(self.eml_path(message_id), new_bytes)
-                update["sha256"] = sha256_hex(new_bytes)
-            updated = stored.model_copy(update=update)
-            self._save(updated)
-            self._journal(entry, message_id, reply)
-        return updated
+                durable_write(self.eml_path(updated.id), new_bytes)
+                updated = updated.model_copy(update={"sha256": sha256_hex(new_bytes)})
+            files.append((self._meta_path(updated.id), _serialised(updated)))
+            lines.append((updated.id, entry, request.reply))
+            results.append(updated)
+        if files:
+            durable_write_many(files)
+            self._journal(lines)
+        return results
+
+    def _changed(self, request: TransitionRequest) -> tuple[StoredMessage, HistoryEntry]:
+        """The message as `request` leaves it, checked against `ALLOWED` (lock held)."""
+        stored = self.load(request.message_id)
+        current = stored.state
+        if request.to_state not in ALLOWED[current] or (
+            request.only_from is not None and current not in request.only_from
+        ):
+            raise TransitionNotAllowed(
+                stored.id, current.value, request.to_state.value, _hint(current)
+            )
+        entry = HistoryEntry(
+            at=now_in_amsterdam(),
+            from_state=current,
+            to_state=request.to_state,
+            by=request.by,
+            note=request.note,
+        )
+        update: dict[str, Any] = request.change(stored) if request.change else {}
+        update["state"] = request.to_state
+        update["history"] = [*stored.history, entry]
+        return stored.model_copy(update=update), entry
 
     def replace_key(self, record_key: str, message_id: str) -> None:
         """Make `record_key` point at a newer message of the same record (an updated invitation)."""
@@ -417,6 +485,23 @@ class Outbox:
             updated = current.model_copy(update=change(current))
             self._save(updated)
         return updated
+
+
+@dataclass(frozen=True)
+class TransitionRequest:
+    """One state change for `Outbox.transition_many` (the arguments of `Outbox.transition`)."""
+
+    message_id: str
+    to_state: State
+    by: str
+    note: str = ""
+    reply: str = ""
+    only_from: frozenset[State] | None = None
+    change: Callable[[StoredMessage], dict[str, Any]] | None = None
+
+
+def _serialised(stored: StoredMessage) -> bytes:
+    return stored.model_dump_json(indent=1).encode("utf-8")
 
 
 def _is_id(text: str, exact: bool = True) -> bool:

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mailer.journal import JournalEntry, append_entry
+from mailer.journal import JournalEntry, append_entries
 from mailer.outbox import Outbox, State, StoredMessage
 from mailer.records import now_in_amsterdam
 from mailer.review import check_person_name
@@ -82,16 +82,14 @@ def purge_before(outbox: Outbox, before: datetime, by: str) -> list[str]:
             continue
         outbox.update_fields(stored.id, _blank)
         _remove_copies(outbox, stored.id)
-        append_entry(
-            outbox.journal_path,
-            JournalEntry(
-                at=now_in_amsterdam(),
-                message=stored.id,
-                from_state=stored.state.value,
-                to_state=stored.state.value,
-                by=by,
-                note=f"content purged (finished before {before:%Y-%m-%d})",
-            ),
+        entry = JournalEntry(
+            at=now_in_amsterdam(),
+            message=stored.id,
+            from_state=stored.state.value,
+            to_state=stored.state.value,
+            by=by,
+            note=f"content purged (finished before {before:%Y-%m-%d})",
         )
+        append_entries(outbox.journal_path, [entry])
         purged.append(stored.id)
     return purged
