@@ -3,6 +3,8 @@
 Layout of `outbox/`:
 - `messages/ID.eml`: the message, byte for byte as it will go out (a mail client opens it);
 - `messages/ID.json`: its metadata (`StoredMessage`): record, state, approval, attempts, history;
+- `messages/.ID.json.swap`: the version of the metadata before the last change (see
+  `durable.durable_swap_many`);
 - `keys/KEY`: which message holds a record, so that queueing a file twice makes no second message;
 - `journal.jsonl`: one line per state change (see `journal`);
 - `locks/ID.lock`: held while that message's state changes, so that concurrent processes
@@ -27,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mailer.durable import durable_write, durable_write_many, private_directory
+from mailer.durable import durable_swap_many, durable_write, private_directory
 from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
 from mailer.journal import JournalEntry, append_entries
 from mailer.records import now_in_amsterdam
@@ -335,7 +337,7 @@ class Outbox:
                 return candidate
 
     def _save(self, stored: StoredMessage) -> None:
-        durable_write(self._meta_path(stored.id), _serialised(stored))
+        durable_swap_many([(self._meta_path(stored.id), _serialised(stored))])
 
     def _journal(self, entries: Sequence[tuple[str, HistoryEntry, str]]) -> None:
         """Append (message ID, history entry, reply) lines to the journal in one durable write."""
@@ -445,7 +447,7 @@ class Outbox:
             lines.append((updated.id, entry, request.reply))
             results.append(updated)
         if files:
-            durable_write_many(files)
+            durable_swap_many(files)
             self._journal(lines)
         return results
 

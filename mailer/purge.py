@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mailer.durable import swap_path
 from mailer.journal import JournalEntry, append_entries
 from mailer.outbox import Outbox, State, StoredMessage
 from mailer.records import now_in_amsterdam
@@ -49,10 +50,15 @@ def _copies(outbox: Outbox, message_id: str) -> list[Path]:
     """Every file besides the metadata that may hold the message's content.
 
     `mailer show --html` writes `previews/ID.html`; a crash during a durable write leaves
-    `.NAME.PID.tmp` beside the file (see `durable`).
+    `.NAME.PID.tmp` beside the file, and the metadata's swap file holds its version before
+    the last change (see `durable`).
     """
     previews = outbox.directory / "previews"
-    found = [outbox.eml_path(message_id), previews / f"{message_id}.html"]
+    found = [
+        outbox.eml_path(message_id),
+        previews / f"{message_id}.html",
+        swap_path(outbox.messages_dir / f"{message_id}.json"),
+    ]
     for folder in (outbox.messages_dir, previews):
         if folder.is_dir():
             found.extend(folder.glob(f".{message_id}.*.tmp"))

@@ -1,5 +1,5 @@
 """Planning a send run: which approved messages may go now and why others may not, with the
-report of what a run did; messages left `sending` by a dead sender become `unknown` here.
+report of what a run did; messages left `sending` by a dead sender are recovered here.
 """
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mailer.config import Settings
 from mailer.delivery import Outcome
-from mailer.errors import OutboxError
-from mailer.outbox import Outbox, State, StoredMessage
+from mailer.outbox import Outbox, State
 from mailer.records import now_in_amsterdam
+from mailer.recovery import Recovery, StaleClaims
 from mailer.send_records import (
     NO_LONGER_APPROVED,
     TAKEN_BY_ANOTHER_SENDER,
     WAITING_TO_RETRY,
-    claimer_alive,
     sendable_problem,
 )
 
@@ -27,7 +27,6 @@ __all__ = [
     "SendEvent",
     "SendReport",
     "plan_send",
-    "recover_stale",
 ]
 
 NOT_SENT = "not sent because the run stopped"
@@ -66,9 +65,14 @@ class SendReport:
     planned: list[str] = field(default_factory=list)
     outcomes: dict[str, list[str]] = field(default_factory=dict)  # outcome -> IDs
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
-    recovered: list[str] = field(default_factory=list)  # left in `sending` -> now unknown
+    recovery: Recovery = field(default_factory=Recovery)  # what dead senders left `sending`
     partial: dict[str, list[str]] = field(default_factory=dict)  # ID -> refused addresses
     stopped: str | None = None  # why the run ended early
+
+    @property
+    def recovered(self) -> list[str]:
+        """Messages a dead sender left `sending` that are now `unknown`."""
+        return self.recovery.unknown
 
     def ids(self, outcome: str) -> list[str]:
         """The IDs with this outcome (`Outcome.SENT` or plain "sent")."""
@@ -110,27 +114,25 @@ def plan_send(
     limit: int | None = None,
     now: datetime | None = None,
     recover_as: str | None = None,
+    settings: Settings | None = None,
 ) -> SendReport:
     """Which approved messages may be sent now (in queueing order), and why others may not.
 
-    With `recover_as`, messages left in `sending` by a process that is gone are marked `unknown`
-    in the same pass (a dry run leaves them alone).
+    With `recover_as`, messages left in `sending` by a process that is gone are recovered in
+    the same pass (see `recovery`; `settings` give the retry rules for an outcome found in a
+    dead sender's ledger); a dry run leaves them alone.
     """
     now = now or now_in_amsterdam()
     report = SendReport()
+    stale = StaleClaims(outbox, settings or Settings(), recover_as) if recover_as else None
     sendable: list[tuple[datetime, str]] = []  # only keys are kept: memory stays flat in N
     for stored in outbox.messages():
+        if stale is not None:
+            stored = stale.recover(stored)
         if stored.state == State.PENDING:
             report.skipped[NOT_APPROVED_YET] += 1
         elif stored.state == State.UNKNOWN:
             report.skipped["delivery unknown: decide with `mailer resolve`"] += 1
-        elif (
-            stored.state == State.SENDING
-            and recover_as is not None
-            and not claimer_alive(stored.claim)
-            and _mark_unknown(outbox, stored, recover_as)
-        ):
-            report.recovered.append(stored.id)
         if stored.state != State.APPROVED:
             continue
         problem = sendable_problem(outbox, stored, now)
@@ -138,45 +140,12 @@ def plan_send(
             report.skipped[problem] += 1
         else:
             sendable.append((stored.created_at, stored.id))
+    if stale is not None:
+        stale.remove_spent_ledgers()
+        report.recovery = stale.done
     sendable.sort()
     if limit is not None and len(sendable) > limit:
         report.skipped[BEYOND_LIMIT] += len(sendable) - limit
         del sendable[limit:]
     report.planned = [message_id for _, message_id in sendable]
     return report
-
-
-def _mark_unknown(outbox: Outbox, stored: StoredMessage, by: str) -> bool:
-    claim = stored.claim
-    who = f"process {claim.pid}" if claim else "a sender"
-
-    def same_claim(current: StoredMessage) -> dict[str, object]:
-        if current.claim != claim:
-            raise OutboxError("claimed again in the meantime")
-        return {
-            "claim": None,
-            "last_error": f"the sending {who} stopped while sending; it may or may not have "
-            "arrived: decide with `mailer resolve ID --sent` or `--resend`",
-        }
-
-    try:
-        outbox.transition(
-            stored.id,
-            State.UNKNOWN,
-            by=by,
-            note=f"the sending {who} stopped while it was sending",
-            only_from=frozenset({State.SENDING}),
-            change=same_claim,
-        )
-    except OutboxError:
-        return False
-    return True
-
-
-def recover_stale(outbox: Outbox, by: str) -> list[str]:
-    """Mark messages whose sending process is gone as `unknown`; never send them again."""
-    return [
-        stored.id
-        for stored in outbox.messages(State.SENDING)
-        if not claimer_alive(stored.claim) and _mark_unknown(outbox, stored, by)
-    ]

@@ -8,30 +8,41 @@ them with addresses redacted, because the journal is kept after content is purge
 
 from __future__ import annotations
 
-import contextlib
 import os
+import re
 import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
-from email.parser import BytesHeaderParser
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
 from mailer.config import Settings
 from mailer.delivery import Outcome, TransactionResult, redact_addresses
 from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
-from mailer.outbox import Attempt, Claim, Delivery, Outbox, State, StoredMessage, sha256_hex
+from mailer.outbox import (
+    Attempt,
+    Claim,
+    Delivery,
+    Outbox,
+    State,
+    StoredMessage,
+    TransitionRequest,
+    sha256_hex,
+)
 from mailer.records import now_in_amsterdam
 from mailer.review import check_person_name
 
 __all__ = [
     "Claimed",
-    "claim_message",
+    "claim_messages",
     "claimer_alive",
     "next_attempt_delay",
-    "record_result",
+    "outcome_request",
+    "record_results",
     "release",
+    "release_request",
     "resolve_unknown",
     "retry_failed",
     "sendable_problem",
@@ -168,36 +179,79 @@ def _outcome_fields(
     return State.APPROVED, f"deferred (attempt {deferred})", update, line
 
 
-def record_result(
-    outbox: Outbox, stored: StoredMessage, result: TransactionResult, settings: Settings, by: str
-) -> tuple[str, str]:
-    """Store the outcome of one attempt; return (outcome name, one line for the sender)."""
-    now = now_in_amsterdam()
-    state, note, update, line = _outcome_fields(stored, result, settings, now)
-    outbox.transition(
+def _still_claimed_as(claim: Claim | None) -> Callable[[StoredMessage], None]:
+    """A check that the message is still held by `claim`: a record of an outcome or a release
+    applies only to the claim it belongs to, never to a later one."""
+
+    def check(current: StoredMessage) -> None:
+        if current.claim != claim:
+            raise OutboxError(f"{current.id}: claimed again in the meantime")
+
+    return check
+
+
+def outcome_request(
+    stored: StoredMessage, result: TransactionResult, settings: Settings, by: str
+) -> tuple[TransitionRequest, str, str]:
+    """How one attempt's outcome is stored: (the state change, outcome name, one line for the
+    sender). `stored` is the message as it was claimed."""
+    state, note, update, line = _outcome_fields(stored, result, settings, now_in_amsterdam())
+    check = _still_claimed_as(stored.claim)
+
+    def change(current: StoredMessage) -> dict[str, Any]:
+        check(current)
+        return {**update, "attempts": [*current.attempts, update["attempts"][-1]]}
+
+    request = TransitionRequest(
         stored.id,
         state,
-        by=by,
+        by,
         note=note,
         reply=redact_addresses(result.reply),
         only_from=frozenset({State.SENDING}),
-        change=lambda current: {**update, "attempts": [*current.attempts, update["attempts"][-1]]},
+        change=change,
     )
     outcome = Outcome.DEFERRED if state == State.APPROVED else Outcome(state.value)
-    return outcome.value, line
+    return request, outcome.value, line
 
 
-def release(outbox: Outbox, message_id: str, by: str, why: str) -> None:
+def record_results(
+    outbox: Outbox,
+    results: Sequence[tuple[StoredMessage, TransactionResult]],
+    settings: Settings,
+    by: str,
+) -> list[tuple[str, str] | OutboxError]:
+    """Store the outcomes of several attempts in one commit; per message (outcome name, one
+    line for the sender), or why it could not be stored."""
+    planned = [outcome_request(stored, result, settings, by) for stored, result in results]
+    stored_now = outbox.transition_many([request for request, _, _ in planned])
+    return [
+        done if isinstance(done, OutboxError) else (outcome, line)
+        for done, (_, outcome, line) in zip(stored_now, planned, strict=True)
+    ]
+
+
+def release_request(stored: StoredMessage, by: str, why: str) -> TransitionRequest:
     """Give a claimed message back, unsent and without counting an attempt (if still ours)."""
-    with contextlib.suppress(OutboxError):
-        outbox.transition(
-            message_id,
-            State.APPROVED,
-            by=by,
-            note="not sent: the run stopped before this message",
-            only_from=frozenset({State.SENDING}),
-            change=lambda _: {"claim": None, "last_error": f"not sent yet: {why}"},
-        )
+    check = _still_claimed_as(stored.claim)
+
+    def change(current: StoredMessage) -> dict[str, Any]:
+        check(current)
+        return {"claim": None, "last_error": f"not sent yet: {why}"}
+
+    return TransitionRequest(
+        stored.id,
+        State.APPROVED,
+        by,
+        note="not sent: the run stopped before this message",
+        only_from=frozenset({State.SENDING}),
+        change=change,
+    )
+
+
+def release(outbox: Outbox, claimed: Sequence[StoredMessage], by: str, why: str) -> None:
+    """Give claimed messages back in one commit (those no longer ours are left alone)."""
+    outbox.transition_many([release_request(stored, by, why) for stored in claimed])
 
 
 def resolve_unknown(outbox: Outbox, message_id: str, *, sent: bool, by: str) -> StoredMessage:
@@ -253,21 +307,23 @@ def retry_failed(outbox: Outbox, message_id: str, *, by: str) -> StoredMessage:
     )
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """A message this process has taken for sending, with the exact bytes to send."""
-
-    stored: StoredMessage
-    data: bytes
+# The header block ends at the first empty line; a header continues on lines that start with
+# white space (RFC 5322 §2.2.3).
+_END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
+_FOLD = re.compile(rb"\r?\n(?=[ \t])")
+_TO_LINE = re.compile(rb"^to:(.*)$", re.IGNORECASE | re.MULTILINE)
 
 
 def _to_addresses(data: bytes) -> list[str]:
-    """The addr-specs of the To header(s) of the message bytes (headers only are parsed)."""
-    headers = BytesHeaderParser(policy=policy.default).parsebytes(data)
-    found: list[str] = []
-    for value in headers.get_all("To") or []:
-        found.extend(address.addr_spec for address in getattr(value, "addresses", ()))
-    return found
+    """The addr-specs of the To header(s) of the message bytes.
+
+    Only the header block is read, and only To is parsed: this runs for every message a sender
+    claims. Display names stay encoded words, which `getaddresses` passes over.
+    """
+    end = _END_OF_HEADERS.search(data)
+    head = _FOLD.sub(b"", data[: end.start()] if end else data)
+    values = [value.decode("utf-8", "replace").strip() for value in _TO_LINE.findall(head)]
+    return [address for _, address in getaddresses(values) if address]
 
 
 def _envelope_problem(stored: StoredMessage, header_to: list[str]) -> str | None:
@@ -278,19 +334,22 @@ def _envelope_problem(stored: StoredMessage, header_to: list[str]) -> str | None
     return None
 
 
-def claim_message(outbox: Outbox, message_id: str, by: str) -> Claimed | str:
-    """Take one message for this process, or say why it cannot be taken (runs in a thread).
+@dataclass(frozen=True)
+class Claimed:
+    """A message this process has taken for sending, with the exact bytes to send."""
 
-    The bytes are read and parsed before the lock is taken (less time under it); the claim
-    succeeds only if exactly those bytes are the approved ones and the recipients are those of
-    their To header, and those bytes are what will be sent.
-    """
-    try:
-        data = outbox.read_bytes(message_id)
-    except MessageNotFound:
-        return "message file missing"
+    stored: StoredMessage
+    data: bytes
+
+
+class _NotSendable(OutboxError):
+    pass
+
+
+def _claim_request(
+    outbox: Outbox, message_id: str, data: bytes, by: str, claim: Claim
+) -> TransitionRequest:
     header_to = _to_addresses(data)
-    claim = Claim(pid=os.getpid(), host=socket.gethostname(), at=now_in_amsterdam())
 
     def take(current: StoredMessage) -> dict[str, object]:
         problem = sendable_problem(outbox, current, now_in_amsterdam(), data)
@@ -299,21 +358,41 @@ def claim_message(outbox: Outbox, message_id: str, by: str) -> Claimed | str:
             raise _NotSendable(problem)
         return {"claim": claim}
 
-    try:
-        stored = outbox.transition(
-            message_id,
-            State.SENDING,
-            by=by,
-            note="claimed for sending",
-            only_from=frozenset({State.APPROVED}),
-            change=take,
-        )
-    except TransitionNotAllowed:
-        return TAKEN_BY_ANOTHER_SENDER
-    except _NotSendable as problem:
-        return str(problem)
-    return Claimed(stored, data)
+    return TransitionRequest(
+        message_id,
+        State.SENDING,
+        by,
+        note="claimed for sending",
+        only_from=frozenset({State.APPROVED}),
+        change=take,
+    )
 
 
-class _NotSendable(OutboxError):
-    pass
+def claim_messages(
+    outbox: Outbox, message_ids: Sequence[str], by: str, claim: Claim
+) -> list[Claimed | str]:
+    """Take several messages for this process in one commit; per message what was taken, or
+    why it could not be (runs in a thread).
+
+    The bytes are read and their To header parsed before the locks are taken; a claim succeeds
+    only if exactly those bytes are the approved ones and the recipients are those of their To
+    header, and those bytes are what will be sent.
+    """
+    results: dict[str, Claimed | str] = {}
+    readable: dict[str, bytes] = {}
+    for message_id in message_ids:
+        try:
+            readable[message_id] = outbox.read_bytes(message_id)
+        except MessageNotFound:
+            results[message_id] = "message file missing"
+    requests = [
+        _claim_request(outbox, message_id, data, by, claim) for message_id, data in readable.items()
+    ]
+    for request, taken in zip(requests, outbox.transition_many(requests), strict=True):
+        if isinstance(taken, StoredMessage):
+            results[request.message_id] = Claimed(taken, readable[request.message_id])
+        elif isinstance(taken, TransitionNotAllowed):
+            results[request.message_id] = TAKEN_BY_ANOTHER_SENDER
+        else:
+            results[request.message_id] = str(taken)
+    return [results[message_id] for message_id in message_ids]

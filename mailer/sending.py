@@ -1,10 +1,11 @@
 """The send run: approved messages out over SMTP, each at most once, every outcome recorded.
 
-A run first marks messages left in `sending` by a dead process as `unknown`. Then each of K
-workers takes the next planned ID, gets its connection ready, waits for the rate limit, and only
-then claims the message (`approved` -> `sending`, under its lock, re-checking the approved bytes
-and the recipients) and sends it: a stopped or killed run leaves at most K messages `sending`.
-Outcomes are recorded in threads, overlapping with the next message. Progress goes to a callback.
+A run first recovers messages left in `sending` by a dead process (`recovery`). Then each of K
+connections takes the next claimed message from the claim pool (claimed ahead, a batch at a
+time: `claim_pool`), waits for the rate limit, and sends it. The run ledger (`send_ledger`)
+gets a line right before DATA and one with the server's answer; outcomes reach the outbox a
+batch at a time (`outcome_recorder`). A stopped run gives back every message that did not
+start; a killed one leaves the ledger from which the next run knows which ones did.
 """
 
 from __future__ import annotations
@@ -12,26 +13,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Collection, Iterator
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import aiosmtplib
 
+from mailer.asyncio_support import cancelled, through_cancellation
+from mailer.claim_pool import ClaimPool
 from mailer.config import Settings
 from mailer.delivery import Outcome, TransactionResult, deliver
 from mailer.errors import OutboxError
 from mailer.outbox import Outbox
+from mailer.outcome_recorder import OutcomeRecorder
 from mailer.rate_limit import RateLimiter
+from mailer.send_ledger import RunLedger
 from mailer.send_plan import (
     NOT_SENT,
     ProgressCallback,
     SendEvent,
     SendReport,
     plan_send,
-    recover_stale,
 )
-from mailer.send_records import Claimed, claim_message, record_result, release
+from mailer.send_records import Claimed
 from mailer.smtp_client import SmtpError, check_security, connect
 
 __all__ = [
@@ -41,11 +45,13 @@ __all__ = [
     "SendInterrupted",
     "SendReport",
     "plan_send",
-    "recover_stale",
     "send_approved",
 ]
 
-_T = TypeVar("_T")
+# Claimed ahead per connection: enough for one commit to cover several messages of every
+# connection, few enough that a run on a computer that loses power leaves few `unknown`.
+_CLAIMS_AHEAD_PER_CONNECTION = 16
+_MAX_CLAIM_BATCH = 32
 
 
 class SendInterrupted(KeyboardInterrupt):
@@ -55,103 +61,23 @@ class SendInterrupted(KeyboardInterrupt):
 
 @dataclass
 class _Run:
-    outbox: Outbox
     settings: Settings
-    by: str
     report: SendReport
-    progress: ProgressCallback | None
     limiter: RateLimiter
-    ids: Iterator[str]
-    recording: asyncio.Semaphore
+    ledger: RunLedger
+    claims: ClaimPool
+    recorder: OutcomeRecorder
     sender: str
-    records: set[asyncio.Task[None]] = field(default_factory=set)
     signal_name: str | None = None
 
     def stop(self, reason: str) -> None:
         if self.report.stopped is None:
             self.report.stopped = reason
 
-    def next_id(self) -> str | None:
-        """The next planned message nobody has taken, or None when the run is over."""
-        return None if self.report.stopped else next(self.ids, None)
-
-    def tell(self, event: SendEvent) -> None:
-        if self.progress:
-            self.progress(event)
-
-
-async def _through_cancellation(future: Awaitable[_T]) -> _T:
-    """The result of `future`, waiting for it even when this task is cancelled meanwhile (a
-    thread cannot be stopped, a message on the wire should finish). The caller re-raises: a
-    cancelled task still has `cancelling()` set after this returns."""
-    task = asyncio.ensure_future(future)
-    while not task.done():
-        try:
-            await asyncio.wait({task})
-        except asyncio.CancelledError:
-            continue
-    return task.result()
-
-
-def _cancelled() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-async def _claim_in_thread(run: _Run, message_id: str) -> Claimed | str:
-    claimed = await _through_cancellation(
-        asyncio.to_thread(claim_message, run.outbox, message_id, run.by)
-    )
-    if _cancelled():
-        if isinstance(claimed, Claimed):
-            release(run.outbox, message_id, run.by, "the run was interrupted")
-        raise asyncio.CancelledError
-    return claimed
-
-
-async def _record(run: _Run, claimed: Claimed, result: TransactionResult) -> None:
-    outcome, detail = await _through_cancellation(
-        asyncio.to_thread(record_result, run.outbox, claimed.stored, result, run.settings, run.by)
-    )
-    run.report.add(claimed.stored.id, outcome)
-    if result.refused and outcome == Outcome.SENT:
-        run.report.partial[claimed.stored.id] = sorted(result.refused)
-    run.tell(SendEvent(claimed.stored.id, outcome, detail))
-
-
-async def _record_in_background(run: _Run, claimed: Claimed, result: TransactionResult) -> None:
-    """Record while the connection goes on with the next message; the semaphore bounds how
-    many records wait."""
-    try:
-        await run.recording.acquire()
-    except asyncio.CancelledError:
-        await _record(run, claimed, result)
-        raise
-    task = asyncio.create_task(_record(run, claimed, result))
-    run.records.add(task)
-
-    def done(finished: asyncio.Task[None]) -> None:
-        run.records.discard(finished)
-        run.recording.release()
-
-    task.add_done_callback(done)
-
-
-async def _give_back(run: _Run, claimed: Claimed, why: str) -> None:
-    await _through_cancellation(
-        asyncio.to_thread(release, run.outbox, claimed.stored.id, run.by, why)
-    )
-    run.report.skipped[NOT_SENT] += 1
-
-
-async def _conclude(run: _Run, claimed: Claimed, result: TransactionResult) -> None:
-    """After the transaction: a problem of the server or the configuration stops the run and
-    gives the message back; any other outcome is recorded."""
-    if result.about_server:
-        run.stop(result.reply)
-        await _give_back(run, claimed, result.reply)
-    else:
-        await _record_in_background(run, claimed, result)
+    def record(self, claimed: Claimed, result: TransactionResult) -> None:
+        """The server's answer: into the ledger at once, into the outbox with the next batch."""
+        self.ledger.outcome(claimed.stored.id, result)
+        self.recorder.record(claimed.stored, result)
 
 
 async def _interrupted(
@@ -167,18 +93,25 @@ async def _interrupted(
     if not on_wire:
         delivering.cancel()
     try:
-        result = await _through_cancellation(delivering)
+        result = await through_cancellation(delivering)
     except asyncio.CancelledError:
         client.close()
         if not on_wire:
-            await _give_back(run, claimed, "the run was interrupted")
+            run.recorder.give_back(claimed.stored, "the run was interrupted")
             return
         reply = "the run was interrupted while the message was being handed over"
         result = TransactionResult(Outcome.UNKNOWN, reply, connection_lost=True)
+    _conclude(run, claimed, result)
+
+
+def _conclude(run: _Run, claimed: Claimed, result: TransactionResult) -> None:
+    """After the transaction: a problem of the server or the configuration stops the run and
+    gives the message back; any other outcome is recorded."""
     if result.about_server:
-        await _give_back(run, claimed, result.reply)
+        run.stop(result.reply)
+        run.recorder.give_back(claimed.stored, result.reply)
     else:
-        await _record(run, claimed, result)
+        run.record(claimed, result)
 
 
 async def _hand_over(
@@ -186,9 +119,11 @@ async def _hand_over(
 ) -> aiosmtplib.SMTP | None:
     """Send one claimed message; return the connection for the next one (None once closed)."""
     on_wire = False
+    message_id = claimed.stored.id
 
     def handing_over() -> None:
         nonlocal on_wire
+        run.ledger.handing_over(message_id)  # before DATA: from here it may arrive
         on_wire = True
 
     delivering = asyncio.ensure_future(
@@ -203,40 +138,17 @@ async def _hand_over(
         # Not an SMTP outcome (those are results): never leave the message `sending` for it.
         client.close()
         if not on_wire:
-            await _give_back(run, claimed, "an unexpected error stopped the run")
+            run.recorder.give_back(claimed.stored, "an unexpected error stopped the run")
         else:
             reply = "an unexpected error stopped the run while the message was being handed over"
-            await _record(run, claimed, TransactionResult(Outcome.UNKNOWN, reply))
+            run.record(claimed, TransactionResult(Outcome.UNKNOWN, reply))
         raise
-    await _conclude(run, claimed, result)
+    _conclude(run, claimed, result)
     return None if result.connection_lost else client
 
 
-async def _send_one(
-    run: _Run, client: aiosmtplib.SMTP | None, message_id: str
-) -> aiosmtplib.SMTP | None:
-    """One planned message: connection, rate limit, claim, transaction, in that order, so that
-    a message is `sending` only while it is really about to go out."""
-    if client is None:
-        try:
-            client = await connect(run.settings)
-        except SmtpError as error:
-            run.stop(str(error))
-            run.report.skipped[NOT_SENT] += 1
-            return None
-    await run.limiter.acquire()
-    if run.report.stopped:  # another connection stopped the run while this one waited
-        run.report.skipped[NOT_SENT] += 1
-        return client
-    claimed = await _claim_in_thread(run, message_id)
-    if isinstance(claimed, str):
-        run.report.skipped[claimed] += 1
-        return client
-    return await _hand_over(run, client, claimed)
-
-
 async def _close(client: aiosmtplib.SMTP) -> None:
-    if _cancelled():
+    if cancelled():
         client.close()
         return
     try:
@@ -246,10 +158,36 @@ async def _close(client: aiosmtplib.SMTP) -> None:
 
 
 async def _worker(run: _Run) -> None:
+    """One connection: connect, then per message the rate limit, a claimed message, the
+    transaction, until the pool is empty or the run stops."""
     client: aiosmtplib.SMTP | None = None
     try:
-        while (message_id := run.next_id()) is not None:
-            client = await _send_one(run, client, message_id)
+        while run.report.stopped is None:
+            if client is None:
+                try:
+                    client = await connect(run.settings)
+                except SmtpError as error:
+                    run.stop(str(error))
+                    return
+            await run.recorder.room()
+            if run.claims.ahead:
+                claimed = await run.claims.take()
+                if claimed is None:
+                    return
+            else:
+                message_id = run.claims.next_id()
+                if message_id is None:
+                    return
+                await run.limiter.acquire()
+                if run.report.stopped is not None:  # stopped by another connection meanwhile
+                    run.report.skipped[NOT_SENT] += 1
+                    return
+                claimed = await run.claims.claim_now(message_id)
+                if claimed is None:
+                    continue
+            client = await _hand_over(run, client, claimed)
+            if run.recorder.failure is not None:
+                raise run.recorder.failure
     finally:
         if client is not None:
             await _close(client)
@@ -284,7 +222,17 @@ def _stop_signals_cancel(run: _Run, numbers: Collection[signal.Signals]) -> Iter
                 signal.signal(number, handler)
 
 
+async def _wind_down(run: _Run) -> bool:
+    """Give back what was claimed and not started, and commit every outcome; return whether
+    the outbox now holds everything the ledger knows."""
+    for claimed in await run.claims.close():
+        run.recorder.give_back(claimed.stored, "the run stopped before this message")
+    await run.recorder.drain()
+    return run.recorder.failure is None
+
+
 async def _send(run: _Run, connections: int, stop_signals: Collection[signal.Signals]) -> None:
+    finished = False
     with _stop_signals_cancel(run, stop_signals):
         try:
             async with asyncio.TaskGroup() as group:
@@ -293,11 +241,10 @@ async def _send(run: _Run, connections: int, stop_signals: Collection[signal.Sig
         except BaseExceptionGroup as errors:
             raise errors.exceptions[0] from None
         finally:
-            while run.records:
-                await _through_cancellation(asyncio.gather(*run.records))
-    untouched = sum(1 for _ in run.ids)  # the run stopped before anyone took them
-    if untouched:
-        run.report.skipped[NOT_SENT] += untouched
+            finished = await through_cancellation(_wind_down(run))
+            run.ledger.close(finished=finished)
+    if run.recorder.failure is not None:
+        raise run.recorder.failure
 
 
 def send_approved(
@@ -321,20 +268,38 @@ def send_approved(
     if connections < 1:
         raise OutboxError("--connections must be 1 or more")
     check_security(settings)
-    report = plan or plan_send(outbox, limit=limit, recover_as=by)
+    report = plan or plan_send(outbox, limit=limit, recover_as=by, settings=settings)
+    sender = settings.sender_address.addr_spec  # a bad sender is found before any claim
+    limiter = limiter or RateLimiter(settings.rate_limit)
+    ids = iter(list(report.planned))
+    ledger = RunLedger(outbox)
     run = _Run(
-        outbox=outbox,
         settings=settings,
-        by=by,
         report=report,
-        progress=progress,
-        limiter=limiter or RateLimiter(settings.rate_limit),
-        ids=iter(list(report.planned)),
-        recording=asyncio.Semaphore(2 * connections + 2),
-        sender=settings.sender_address.addr_spec,  # a bad sender is found before any claim
+        limiter=limiter,
+        ledger=ledger,
+        claims=ClaimPool(
+            outbox,
+            ids,
+            by,
+            ledger.claim,
+            report.skipped,
+            batch=min(_CLAIMS_AHEAD_PER_CONNECTION * connections, _MAX_CLAIM_BATCH),
+            ahead=not limiter.interval,
+        ),
+        recorder=OutcomeRecorder(outbox, settings, by, report, progress or _no_progress),
+        sender=sender,
     )
     try:
         asyncio.run(_send(run, connections, stop_signals))
     except asyncio.CancelledError:
         raise SendInterrupted(run.signal_name or "stopped") from None
+    finally:
+        untouched = sum(1 for _ in ids)  # the run stopped before anyone took them
+        if untouched:
+            report.skipped[NOT_SENT] += untouched
     return report
+
+
+def _no_progress(_: SendEvent) -> None:
+    pass

@@ -76,7 +76,7 @@ def send(
         return
     by = default_person()
     with stop_signals_interrupt():
-        plan = plan_send(opened.outbox, limit=limit, recover_as=by)
+        plan = plan_send(opened.outbox, limit=limit, recover_as=by, settings=opened.settings)
         if plan.planned:
             confirm(opened, len(plan.planned), yes)
             try:

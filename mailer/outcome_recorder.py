@@ -1,0 +1,132 @@
+"""Recording outcomes in groups: what the server answered goes into the outbox a batch at a time,
+in a background task, while the connections go on with the next messages.
+
+The answer is already in the run ledger (written the moment it came), so a sender killed before
+its batch reaches the outbox loses nothing: the next sender's recovery records it from there.
+Messages given back unsent (the run stopped, the server refused the sender) go the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mailer.asyncio_support import through_cancellation
+from mailer.config import Settings
+from mailer.delivery import Outcome, TransactionResult
+from mailer.errors import OutboxError
+from mailer.outbox import Outbox, StoredMessage, TransitionRequest
+from mailer.send_plan import NOT_SENT, SendEvent, SendReport
+from mailer.send_records import outcome_request, release_request
+
+__all__ = ["OutcomeRecorder"]
+
+# A commit waits until this many changes are waiting, or the oldest has waited _MAX_DELAY
+# seconds: one commit costs about as much as one change, so fewer, fuller ones spare the CPU
+# (the answers are in the ledger meanwhile). Beyond twice as many waiting, connections wait for
+# the recorder: memory stays bounded when the disk is slower than the network.
+_BATCH = 64
+_MAX_DELAY = 0.1
+
+
+@dataclass(frozen=True)
+class _Change:
+    request: TransitionRequest
+    message_id: str
+    outcome: str | None  # None: given back unsent
+    line: str
+    refused: list[str]
+
+
+class OutcomeRecorder:
+    """Commits outcomes and give-backs of one run, in order, a batch at a time."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        settings: Settings,
+        by: str,
+        report: SendReport,
+        tell: Callable[[SendEvent], None],
+    ) -> None:
+        self._outbox = outbox
+        self._settings = settings
+        self._by = by
+        self._report = report
+        self._tell = tell
+        self._waiting: list[_Change] = []
+        self._committing: asyncio.Task[None] | None = None
+        self._full = asyncio.Event()  # a batch is full: commit without waiting longer
+        self._draining = False
+        self._room = asyncio.Event()
+        self._room.set()
+        self.failure: Exception | None = None
+
+    def record(self, stored: StoredMessage, result: TransactionResult) -> None:
+        """Queue the outcome of one attempt on `stored` (the message as claimed)."""
+        request, outcome, line = outcome_request(stored, result, self._settings, self._by)
+        refused = sorted(result.refused) if result.outcome == Outcome.SENT else []
+        self._add(_Change(request, stored.id, outcome, line, refused))
+
+    def give_back(self, stored: StoredMessage, why: str) -> None:
+        """Queue a claimed message to go back to `approved`, unsent, no attempt counted."""
+        self._report.skipped[NOT_SENT] += 1
+        self._add(_Change(release_request(stored, self._by, why), stored.id, None, why, []))
+
+    def _add(self, change: _Change) -> None:
+        self._waiting.append(change)
+        if len(self._waiting) >= 2 * _BATCH:
+            self._room.clear()
+        if self._committing is None:
+            self._committing = asyncio.create_task(self._commit_all())
+        elif len(self._waiting) >= _BATCH:
+            self._full.set()
+
+    async def room(self) -> None:
+        """Wait while too many changes wait for the disk."""
+        await self._room.wait()
+
+    async def _commit_all(self) -> None:
+        try:
+            while self._waiting and self.failure is None:
+                if len(self._waiting) < _BATCH and not self._draining:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._full.wait(), _MAX_DELAY)
+                self._full.clear()
+                batch, self._waiting = self._waiting[:_BATCH], self._waiting[_BATCH:]
+                if len(self._waiting) < 2 * _BATCH:
+                    self._room.set()
+                try:
+                    results = await through_cancellation(
+                        asyncio.to_thread(
+                            self._outbox.transition_many, [change.request for change in batch]
+                        )
+                    )
+                except Exception as error:  # the disk: the run stops, the ledger keeps all
+                    self.failure = error
+                    self._room.set()
+                    return
+                for change, result in zip(batch, results, strict=True):
+                    self._report_one(change, result)
+        finally:
+            self._committing = None
+
+    def _report_one(self, change: _Change, result: StoredMessage | OutboxError) -> None:
+        if change.outcome is None:
+            return  # given back: counted when queued
+        if isinstance(result, OutboxError):
+            self._report.skipped[f"outcome not recorded ({result})"] += 1
+            return
+        self._report.add(change.message_id, change.outcome)
+        if change.refused:
+            self._report.partial[change.message_id] = change.refused
+        self._tell(SendEvent(change.message_id, change.outcome, change.line))
+
+    async def drain(self) -> None:
+        """Commit everything queued now and wait for it (or for the disk to fail)."""
+        self._draining = True
+        self._full.set()
+        while self._committing is not None:
+            await through_cancellation(asyncio.shield(self._committing))
