@@ -20,6 +20,7 @@ from mailer.outbox import (
     RecordAlreadyQueued,
     State,
     StoredMessage,
+    TransitionRequest,
     sha256_hex,
 )
 from mailer.records import IntakeRecord, now_in_amsterdam
@@ -62,6 +63,45 @@ def test_no_temporary_file_is_left_and_a_leftover_one_is_ignored(workspace: Work
     assert [p.name for p in outbox.messages_dir.iterdir() if p.name.startswith(".")] == []
     # What a crash between write and rename leaves behind: never shown as a message.
     (outbox.messages_dir / f".{stored.id}.json.999.tmp").write_text("{half", encoding="utf-8")
+    assert [message.id for message in outbox.messages()] == [stored.id]
+
+
+def test_a_batch_of_changes_is_committed_together_and_a_refused_one_stops_no_other(
+    workspace: Workspace,
+) -> None:
+    outbox = Outbox(workspace.outbox_dir)
+    stored = [queue_one(workspace, id=f"PL-{n}")[1] for n in range(3)]
+    for message in stored[:2]:
+        outbox.transition(message.id, State.APPROVED, by="Anna")
+    approved_only = frozenset({State.APPROVED})
+    results = outbox.transition_many(
+        [
+            TransitionRequest(message.id, State.SENDING, "sender", only_from=approved_only)
+            for message in stored
+        ]
+    )
+    assert [r.state for r in results if isinstance(r, StoredMessage)] == [State.SENDING] * 2
+    assert isinstance(results[2], TransitionNotAllowed)
+    assert [outbox.load(message.id).state for message in stored] == [
+        State.SENDING,
+        State.SENDING,
+        State.PENDING,
+    ]
+    claimed = [e.message for e in read_entries(outbox.journal_path) if e.to_state == "sending"]
+    assert claimed == [stored[0].id, stored[1].id]
+
+
+def test_a_change_keeps_the_version_before_it_in_a_private_swap_file(
+    workspace: Workspace,
+) -> None:
+    outbox, stored = queue_one(workspace)
+    outbox.transition(stored.id, State.APPROVED, by="Anna")
+    swap = outbox.messages_dir / f".{stored.id}.json.swap"
+    assert json.loads(swap.read_bytes())["state"] == "pending"
+    assert stat.S_IMODE(swap.stat().st_mode) == 0o600
+    outbox.transition(stored.id, State.PENDING, by="Anna")
+    assert json.loads(swap.read_bytes())["state"] == "approved"
+    assert outbox.load(stored.id).state == State.PENDING
     assert [message.id for message in outbox.messages()] == [stored.id]
 
 

@@ -17,6 +17,7 @@ from mailer.errors import MailerError
 from mailer.intake_files import CANONICAL_COLUMNS
 from mailer.records import IntakeRecord
 from mailer.rendering import LetterRenderer
+from mailer.send_records import _to_addresses
 from mailer.workspace import defaults_root
 from tests.conftest import intake_row
 
@@ -76,6 +77,8 @@ def test_any_text_in_any_field_is_validated_or_refused_never_crashes(
     parsed = message_from_bytes(data, policy=policy.default)
     assert sorted(parsed.keys()) == sorted(EXPECTED_HEADERS)
     assert [a.addr_spec for a in parsed["To"].addresses] == [p.email for p in record.parents]
+    # The quick To reader a sender uses at every claim agrees with the email package.
+    assert _to_addresses(data) == [p.email for p in record.parents]
 
 
 @settings(max_examples=100, deadline=None)

@@ -18,6 +18,7 @@ from mailer.outbox import Claim, Outbox, State
 from mailer.rate_limit import RateLimiter
 from mailer.records import now_in_amsterdam
 from mailer.review import approve, review_policy
+from mailer.send_ledger import ledger_runs
 from mailer.send_records import claimer_alive, resolve_unknown, retry_failed
 from mailer.sending import NOT_SENT, SendEvent, plan_send, send_approved
 from mailer.workspace import Workspace
@@ -74,6 +75,8 @@ def test_sends_each_approved_message_once_to_the_record_recipients(
     first = outbox.load(ids[0])
     sent = next(a for a in handler.arrivals if first.message_id.encode() in a.content)
     assert sent.content == outbox.read_bytes(ids[0])
+    # Every outcome is in the outbox, so the run's ledger was removed.
+    assert list(ledger_runs(outbox)) == []
 
 
 def test_a_second_run_sends_nothing_again(workspace: Workspace, outbox: Outbox, serve: Any) -> None:
