@@ -5,28 +5,69 @@ The pipeline, one module per stage: `records` and `intake_files` (validated inta
 (states and storage), `review` (approve and reject), and `cli` on top.
 """
 
-from mailer.compose import ComposedMessage, Composer
-from mailer.config import Settings, load_settings
-from mailer.errors import (
-    ConfigError,
-    InputFileError,
-    InvalidRecords,
-    MailerError,
-    MessageNotFound,
-    OutboxError,
-    RowProblem,
-    TemplateProblem,
-    TransitionNotAllowed,
-    UnsafeMessage,
-    WorkspaceError,
-)
-from mailer.intake_files import read_intake_file
-from mailer.outbox import Outbox, State, StoredMessage
-from mailer.queueing import QueueReport, queue_file
-from mailer.records import IntakeRecord
-from mailer.rendering import LetterRenderer, RenderedLetter
-from mailer.review import ReviewPolicy, approve, reject
-from mailer.workspace import Workspace, find_workspace, init_workspace
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names as type checkers and editors see them
+    from mailer.compose import ComposedMessage, Composer
+    from mailer.config import Settings, load_settings
+    from mailer.errors import (
+        ConfigError,
+        InputFileError,
+        InvalidRecords,
+        MailerError,
+        MessageNotFound,
+        OutboxError,
+        RowProblem,
+        TemplateProblem,
+        TransitionNotAllowed,
+        UnsafeMessage,
+        WorkspaceError,
+    )
+    from mailer.intake_files import read_intake_file
+    from mailer.outbox import Outbox, State, StoredMessage
+    from mailer.queueing import QueueReport, queue_file
+    from mailer.records import IntakeRecord
+    from mailer.rendering import LetterRenderer, RenderedLetter
+    from mailer.review import ReviewPolicy, approve, reject
+    from mailer.workspace import Workspace, find_workspace, init_workspace
+
+# Where each public name lives. They are imported on first use (PEP 562), so that a command
+# loads only what it needs: `mailer send` does not load the letter templates' libraries.
+_PUBLIC: dict[str, str] = {
+    "ComposedMessage": "mailer.compose",
+    "Composer": "mailer.compose",
+    "ConfigError": "mailer.errors",
+    "InputFileError": "mailer.errors",
+    "IntakeRecord": "mailer.records",
+    "InvalidRecords": "mailer.errors",
+    "LetterRenderer": "mailer.rendering",
+    "MailerError": "mailer.errors",
+    "MessageNotFound": "mailer.errors",
+    "Outbox": "mailer.outbox",
+    "OutboxError": "mailer.errors",
+    "QueueReport": "mailer.queueing",
+    "RenderedLetter": "mailer.rendering",
+    "ReviewPolicy": "mailer.review",
+    "RowProblem": "mailer.errors",
+    "Settings": "mailer.config",
+    "State": "mailer.outbox",
+    "StoredMessage": "mailer.outbox",
+    "TemplateProblem": "mailer.errors",
+    "TransitionNotAllowed": "mailer.errors",
+    "UnsafeMessage": "mailer.errors",
+    "Workspace": "mailer.workspace",
+    "WorkspaceError": "mailer.errors",
+    "approve": "mailer.review",
+    "find_workspace": "mailer.workspace",
+    "init_workspace": "mailer.workspace",
+    "load_settings": "mailer.config",
+    "queue_file": "mailer.queueing",
+    "read_intake_file": "mailer.intake_files",
+    "reject": "mailer.review",
+}
 
 __all__ = [
     "ComposedMessage",
@@ -60,3 +101,9 @@ __all__ = [
     "read_intake_file",
     "reject",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_PUBLIC[name]), name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,12 +16,12 @@ from mailer.cli.common import (
     print_json,
     print_problem,
 )
-from mailer.compose import Composer
 from mailer.errors import InvalidRecords
 from mailer.outbox import StoredMessage
-from mailer.queueing import QueueReport, queue_file
-from mailer.rendering import LetterRenderer
 from mailer.workspace import init_workspace
+
+if TYPE_CHECKING:
+    from mailer.queueing import QueueReport
 
 __all__ = ["register"]
 
@@ -106,6 +106,11 @@ def queue(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Validate every row of FILE, then put one invitation per child in the outbox for review."""
+    # Imported here, not at the top: other commands start without the letter's libraries.
+    from mailer.compose import Composer
+    from mailer.queueing import queue_file
+    from mailer.rendering import LetterRenderer
+
     opened = open_workspace(home)
     composer = Composer(opened.settings, LetterRenderer(opened.workspace.templates_dir))
     # Each message is printed (or its ID kept) as it is queued, not held until the end, so a

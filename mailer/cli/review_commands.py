@@ -19,7 +19,6 @@ from mailer.cli.common import (
 )
 from mailer.durable import durable_write, private_directory
 from mailer.errors import MailerError
-from mailer.message import letter_parts
 from mailer.outbox import State, StoredMessage
 from mailer.review import ReviewPolicy
 from mailer.review import approve as approve_message
@@ -127,6 +126,9 @@ def show(
     ] = False,
 ) -> None:
     """Show one message: its details and history, and the letter as parents will read it."""
+    # Imported here, not at the top: other commands start without these libraries.
+    from mailer.message import letter_parts
+
     opened = open_workspace(home)
     message_id = opened.outbox.resolve(message)
     stored = opened.outbox.load(message_id)

@@ -36,17 +36,14 @@ from mailer.cli.send_output import (
     stop_signals_interrupt,
 )
 from mailer.config import Settings
-from mailer.demo import run_demo
 from mailer.errors import MailerError
 from mailer.journal import read_entries
-from mailer.message import letter_parts
 from mailer.outbox import Outbox, State
 from mailer.purge import purge_before
 from mailer.records import AMSTERDAM
 from mailer.send_records import resolve_unknown, retry_failed
 from mailer.sending import plan_send
 from mailer.smtp_client import check_security, connect, tls_context
-from mailer.smtp_server import LocalSmtpServer
 
 __all__ = ["register"]
 
@@ -274,6 +271,8 @@ def _show_received(messages: list[Any]) -> None:
             markup=False,
         )
     if messages:
+        from mailer.message import letter_parts  # see `demo`
+
         text = letter_parts(messages[0].data).text
         if text is not None:
             console.print("\nThe first letter as the parents read it:\n", markup=False)
@@ -286,6 +285,8 @@ def demo(
     ] = Path("demo-workspace"),
 ) -> None:
     """Run the whole flow on the bundled examples: queue, approve, send to a local server."""
+    # Imported here, not at the top: other commands start without these libraries.
+    from mailer.demo import run_demo
 
     def show_outbox(outbox: Outbox) -> None:
         list_messages(home=outbox.directory.parent)
@@ -304,6 +305,9 @@ def smtp_server(
     ] = 8025,
 ) -> None:
     """Run a local SMTP server on 127.0.0.1 that keeps every message in a folder (no delivery)."""
+    # Imported here, not at the top: other commands start without these libraries.
+    from mailer.smtp_server import LocalSmtpServer
+
     stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop.set())

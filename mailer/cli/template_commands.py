@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mailer.cli.common import HomeOption, console, default_person, open_workspace, print_problem
-from mailer.compose import Composer
 from mailer.errors import MailerError
-from mailer.letter_data import LetterKind
 from mailer.outbox import State
-from mailer.rendering import LetterRenderer, template_version
-from mailer.rescheduling import Change, cancel_meeting, rerender
-from mailer.template_review import check_templates, languages, write_preview
 from mailer.template_signoff import read_signoffs, sign_off
+
+if TYPE_CHECKING:
+    from mailer.letter_data import LetterKind
+    from mailer.rescheduling import Change
 
 __all__ = ["register"]
 
@@ -37,6 +36,10 @@ def _say(text: str) -> None:
 @template_app.command("check")
 def check(home: HomeOption = None) -> None:
     """Render every template in every language with sample data and report each problem."""
+    # Imported here, not at the top: other commands start without the letter's libraries.
+    from mailer.rendering import template_version
+    from mailer.template_review import check_templates, languages
+
     opened = open_workspace(home)
     issues = check_templates(opened.workspace, opened.settings)
     for issue in issues:
@@ -70,6 +73,9 @@ def preview(
     ] = "invitation",
 ) -> None:
     """Write the letter with sample data as HTML, text and PDF, to share with the team."""
+    # Imported here, not at the top: other commands start without the letter's libraries.
+    from mailer.template_review import languages, write_preview
+
     opened = open_workspace(home)
     available = languages(opened.workspace.templates_dir)
     chosen = lang or available
@@ -96,6 +102,9 @@ def approve_template(
     by: Annotated[str, typer.Option("--by", help="Who signs off for the team.")],
 ) -> None:
     """Record the team's sign-off of the current template version."""
+    # Imported here, not at the top: other commands start without the letter's libraries.
+    from mailer.template_review import check_templates
+
     opened = open_workspace(home)
     issues = check_templates(opened.workspace, opened.settings)
     if issues:
@@ -141,6 +150,11 @@ def rerender_command(
     by: ByOption = None,
 ) -> None:
     """Render messages again after the template or the configuration changed."""
+    # Imported here, not at the top: other commands start without the letter's libraries.
+    from mailer.compose import Composer
+    from mailer.rendering import LetterRenderer
+    from mailer.rescheduling import rerender
+
     opened = open_workspace(home)
     if bool(ids) == all_pending:
         print_problem("give message IDs or --all-pending (not both)")
@@ -173,6 +187,11 @@ def cancel_command(
     by: ByOption = None,
 ) -> None:
     """Queue a cancellation of a sent invitation; like every message it waits for approval."""
+    # Imported here, not at the top: other commands start without the letter's libraries.
+    from mailer.compose import Composer
+    from mailer.rendering import LetterRenderer
+    from mailer.rescheduling import cancel_meeting
+
     opened = open_workspace(home)
     composer = Composer(opened.settings, LetterRenderer(opened.workspace.templates_dir))
     resolved = opened.outbox.resolve(message_id)

@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 
 from mailer.cli.common import HomeOption, open_workspace
-from mailer.web.server import ReviewServer
 
 __all__ = ["register"]
 
@@ -31,6 +30,9 @@ def review(
     ] = False,
 ) -> None:
     """Review the outbox in your browser: read each letter, then approve or reject it."""
+    # Imported here, not at the top: other commands start without these libraries.
+    from mailer.web.server import ReviewServer
+
     opened = open_workspace(home)
     server = ReviewServer(opened.workspace, opened.settings, port=port)
     # Plain writes, flushed: a script or test reading this output sees the address at once.
