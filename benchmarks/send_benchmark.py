@@ -106,14 +106,24 @@ def load_messages(outbox: Path) -> list[tuple[list[str], bytes]]:
     return messages
 
 
-async def raw_send(port: int, sender: str, messages: list[tuple[list[str], bytes]]) -> float:
-    """The baseline: one aiosmtplib connection sending the stored bytes, nothing recorded."""
-    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+async def raw_send(
+    port: int, sender: str, messages: list[tuple[list[str], bytes]], connections: int = 1
+) -> float:
+    """The baseline: aiosmtplib connections sending the stored bytes, nothing recorded.
+
+    With one connection this is the baseline of the targets; with K it shows how fast K
+    connections can go on this machine when the client does nothing else (the ceiling).
+    """
+
+    async def one_connection(share: list[tuple[list[str], bytes]]) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        await client.connect()
+        for recipients, data in share:
+            await client.sendmail(sender, recipients, data)
+        await client.quit()
+
     started = time.perf_counter()
-    await client.connect()
-    for recipients, data in messages:
-        await client.sendmail(sender, recipients, data)
-    await client.quit()
+    await asyncio.gather(*(one_connection(messages[k::connections]) for k in range(connections)))
     return time.perf_counter() - started
 
 
@@ -139,7 +149,9 @@ def benchmark_send(workspace: Path, connections: list[int], env: dict[str, str])
     try:
         messages = load_messages(workspace / "outbox")
         count = len(messages)
-        baseline = asyncio.run(raw_send(port, "intake@speeldoos.example", messages))
+        sender = "intake@speeldoos.example"
+        baseline = asyncio.run(raw_send(port, sender, messages))
+        ceilings = {k: asyncio.run(raw_send(port, sender, messages, k)) for k in connections}
         del messages
         for k in connections:
             copy = workspace.parent / f"ws-send-{k}"
@@ -155,6 +167,9 @@ def benchmark_send(workspace: Path, connections: list[int], env: dict[str, str])
                     "mailer_msgs_per_s": round(count / seconds, 1),
                     "baseline_msgs_per_s": round(count / baseline, 1),
                     "ratio": round(baseline / seconds, 2),
+                    # The raw client over the same K connections, as a ratio to the baseline:
+                    # how far K connections can go here at all.
+                    "raw_k_connections_ratio": round(baseline / ceilings[k], 2),
                     "peak_rss_mb": round(rss, 1),
                     "exit_code": code,
                 }

@@ -19,34 +19,30 @@ from collections.abc import Iterator
 from itertools import islice
 
 from mailer.asyncio_support import cancelled, through_cancellation
-from mailer.outbox import Claim, Outbox
-from mailer.send_records import Claimed, claim_messages
+from mailer.outbox_writer import OutboxWriter
+from mailer.run_writes import ToSend
 
 __all__ = ["ClaimPool"]
 
 
 class ClaimPool:
-    """Claimed messages ready to send, taken from `ids` in order."""
+    """ToSend messages ready to send, taken from `ids` in order."""
 
     def __init__(
         self,
-        outbox: Outbox,
+        writer: OutboxWriter,
         ids: Iterator[str],
-        by: str,
-        claim: Claim,
         skipped: Counter[str],
         *,
         batch: int,
         ahead: bool,
     ) -> None:
-        self._outbox = outbox
+        self._writer = writer
         self._ids = ids
-        self._by = by
-        self._claim = claim
         self._skipped = skipped  # reason -> count, for messages that could not be claimed
         self._batch = batch
         self.ahead = ahead
-        self._ready: deque[Claimed] = deque()
+        self._ready: deque[ToSend] = deque()
         self._filling: asyncio.Task[None] | None = None
         self._exhausted = False
         self._failure: Exception | None = None
@@ -56,7 +52,7 @@ class ClaimPool:
         """Without claiming ahead: the next message to claim once its turn comes."""
         return None if self.closed else next(self._ids, None)
 
-    async def claim_now(self, message_id: str) -> Claimed | None:
+    async def claim_now(self, message_id: str) -> ToSend | None:
         """Without claiming ahead: claim this one message now (None: it could not be)."""
         await through_cancellation(self._fill([message_id]))
         if cancelled():  # the claim stays in the pool, which the run gives back when it stops
@@ -65,7 +61,7 @@ class ClaimPool:
             raise self._failure
         return self._ready.popleft() if self._ready else None
 
-    async def take(self) -> Claimed | None:
+    async def take(self) -> ToSend | None:
         """Claiming ahead: the next claimed message, or None when there is nothing more."""
         while not self.closed:
             if self._failure is not None:
@@ -95,21 +91,19 @@ class ClaimPool:
 
     async def _fill(self, ids: list[str]) -> None:
         try:
-            results = await through_cancellation(
-                asyncio.to_thread(claim_messages, self._outbox, ids, self._by, self._claim)
-            )
+            results = await through_cancellation(self._writer.claim(ids))
         except Exception as error:  # a disk problem: the connection that takes next reports it
             self._failure = error
             results = []
         finally:
             self._filling = None
         for result in results:
-            if isinstance(result, Claimed):
+            if isinstance(result, ToSend):
                 self._ready.append(result)
             else:
                 self._skipped[result] += 1
 
-    async def close(self) -> list[Claimed]:
+    async def close(self) -> list[ToSend]:
         """Stop claiming; return what was claimed and not taken (to be given back)."""
         self.closed = True
         while self._filling is not None:

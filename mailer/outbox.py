@@ -432,46 +432,27 @@ class Outbox:
         self, requests: Sequence[TransitionRequest], new_bytes: bytes | None = None
     ) -> list[StoredMessage | OutboxError]:
         results: list[StoredMessage | OutboxError] = []
-        files: list[tuple[Path, bytes]] = []
+        changed: dict[str, StoredMessage] = {}  # a second change of one message sees the first
         lines: list[tuple[str, HistoryEntry, str]] = []
         for request in requests:
             try:
-                updated, entry = self._changed(request)
+                current = changed.get(request.message_id) or self.load(request.message_id)
+                updated, entry = _changed(current, request)
             except OutboxError as error:
                 results.append(error)
                 continue
             if new_bytes is not None:
                 durable_write(self.eml_path(updated.id), new_bytes)
                 updated = updated.model_copy(update={"sha256": sha256_hex(new_bytes)})
-            files.append((self._meta_path(updated.id), _serialised(updated)))
+            changed[updated.id] = updated
             lines.append((updated.id, entry, request.reply))
             results.append(updated)
-        if files:
-            durable_swap_many(files)
+        if changed:
+            durable_swap_many(
+                [(self._meta_path(message_id), _serialised(m)) for message_id, m in changed.items()]
+            )
             self._journal(lines)
         return results
-
-    def _changed(self, request: TransitionRequest) -> tuple[StoredMessage, HistoryEntry]:
-        """The message as `request` leaves it, checked against `ALLOWED` (lock held)."""
-        stored = self.load(request.message_id)
-        current = stored.state
-        if request.to_state not in ALLOWED[current] or (
-            request.only_from is not None and current not in request.only_from
-        ):
-            raise TransitionNotAllowed(
-                stored.id, current.value, request.to_state.value, _hint(current)
-            )
-        entry = HistoryEntry(
-            at=now_in_amsterdam(),
-            from_state=current,
-            to_state=request.to_state,
-            by=request.by,
-            note=request.note,
-        )
-        update: dict[str, Any] = request.change(stored) if request.change else {}
-        update["state"] = request.to_state
-        update["history"] = [*stored.history, entry]
-        return stored.model_copy(update=update), entry
 
     def replace_key(self, record_key: str, message_id: str) -> None:
         """Make `record_key` point at a newer message of the same record (an updated invitation)."""
@@ -500,6 +481,28 @@ class TransitionRequest:
     reply: str = ""
     only_from: frozenset[State] | None = None
     change: Callable[[StoredMessage], dict[str, Any]] | None = None
+
+
+def _changed(
+    stored: StoredMessage, request: TransitionRequest
+) -> tuple[StoredMessage, HistoryEntry]:
+    """The message as `request` leaves it, checked against `ALLOWED` (its lock held)."""
+    current = stored.state
+    if request.to_state not in ALLOWED[current] or (
+        request.only_from is not None and current not in request.only_from
+    ):
+        raise TransitionNotAllowed(stored.id, current.value, request.to_state.value, _hint(current))
+    entry = HistoryEntry(
+        at=now_in_amsterdam(),
+        from_state=current,
+        to_state=request.to_state,
+        by=request.by,
+        note=request.note,
+    )
+    update: dict[str, Any] = request.change(stored) if request.change else {}
+    update["state"] = request.to_state
+    update["history"] = [*stored.history, entry]
+    return stored.model_copy(update=update), entry
 
 
 def _serialised(stored: StoredMessage) -> bytes:

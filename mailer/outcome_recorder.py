@@ -14,12 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailer.asyncio_support import through_cancellation
-from mailer.config import Settings
 from mailer.delivery import Outcome, TransactionResult
-from mailer.errors import OutboxError
-from mailer.outbox import Outbox, StoredMessage, TransitionRequest
+from mailer.outbox_writer import OutboxWriter
+from mailer.run_writes import Change, Recorded
 from mailer.send_plan import NOT_SENT, SendEvent, SendReport
-from mailer.send_records import outcome_request, release_request
 
 __all__ = ["OutcomeRecorder"]
 
@@ -32,12 +30,9 @@ _MAX_DELAY = 0.1
 
 
 @dataclass(frozen=True)
-class _Change:
-    request: TransitionRequest
-    message_id: str
-    outcome: str | None  # None: given back unsent
-    line: str
-    refused: list[str]
+class _Waiting:
+    change: Change
+    refused: list[str]  # addresses the server refused, for a message sent to the others
 
 
 class OutcomeRecorder:
@@ -45,18 +40,14 @@ class OutcomeRecorder:
 
     def __init__(
         self,
-        outbox: Outbox,
-        settings: Settings,
-        by: str,
+        writer: OutboxWriter,
         report: SendReport,
         tell: Callable[[SendEvent], None],
     ) -> None:
-        self._outbox = outbox
-        self._settings = settings
-        self._by = by
+        self._writer = writer
         self._report = report
         self._tell = tell
-        self._waiting: list[_Change] = []
+        self._waiting: list[_Waiting] = []
         self._committing: asyncio.Task[None] | None = None
         self._full = asyncio.Event()  # a batch is full: commit without waiting longer
         self._draining = False
@@ -64,19 +55,18 @@ class OutcomeRecorder:
         self._room.set()
         self.failure: Exception | None = None
 
-    def record(self, stored: StoredMessage, result: TransactionResult) -> None:
-        """Queue the outcome of one attempt on `stored` (the message as claimed)."""
-        request, outcome, line = outcome_request(stored, result, self._settings, self._by)
+    def record(self, message_id: str, result: TransactionResult) -> None:
+        """Queue the outcome of one attempt."""
         refused = sorted(result.refused) if result.outcome == Outcome.SENT else []
-        self._add(_Change(request, stored.id, outcome, line, refused))
+        self._add(_Waiting(Change(message_id, result), refused))
 
-    def give_back(self, stored: StoredMessage, why: str) -> None:
+    def give_back(self, message_id: str, why: str) -> None:
         """Queue a claimed message to go back to `approved`, unsent, no attempt counted."""
         self._report.skipped[NOT_SENT] += 1
-        self._add(_Change(release_request(stored, self._by, why), stored.id, None, why, []))
+        self._add(_Waiting(Change(message_id, why), []))
 
-    def _add(self, change: _Change) -> None:
-        self._waiting.append(change)
+    def _add(self, waiting: _Waiting) -> None:
+        self._waiting.append(waiting)
         if len(self._waiting) >= 2 * _BATCH:
             self._room.clear()
         if self._committing is None:
@@ -100,29 +90,28 @@ class OutcomeRecorder:
                     self._room.set()
                 try:
                     results = await through_cancellation(
-                        asyncio.to_thread(
-                            self._outbox.transition_many, [change.request for change in batch]
-                        )
+                        self._writer.commit([waiting.change for waiting in batch])
                     )
                 except Exception as error:  # the disk: the run stops, the ledger keeps all
                     self.failure = error
                     self._room.set()
                     return
-                for change, result in zip(batch, results, strict=True):
-                    self._report_one(change, result)
+                for waiting, result in zip(batch, results, strict=True):
+                    self._report_one(waiting, result)
         finally:
             self._committing = None
 
-    def _report_one(self, change: _Change, result: StoredMessage | OutboxError) -> None:
-        if change.outcome is None:
-            return  # given back: counted when queued
-        if isinstance(result, OutboxError):
+    def _report_one(self, waiting: _Waiting, result: Recorded | str) -> None:
+        message_id = waiting.change.message_id
+        if isinstance(result, str):
             self._report.skipped[f"outcome not recorded ({result})"] += 1
             return
-        self._report.add(change.message_id, change.outcome)
-        if change.refused:
-            self._report.partial[change.message_id] = change.refused
-        self._tell(SendEvent(change.message_id, change.outcome, change.line))
+        if not result.outcome:
+            return  # given back: counted when queued
+        self._report.add(message_id, result.outcome)
+        if waiting.refused:
+            self._report.partial[message_id] = waiting.refused
+        self._tell(SendEvent(message_id, result.outcome, result.line))
 
     async def drain(self) -> None:
         """Commit everything queued now and wait for it (or for the disk to fail)."""

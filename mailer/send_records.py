@@ -378,21 +378,23 @@ def claim_messages(
     only if exactly those bytes are the approved ones and the recipients are those of their To
     header, and those bytes are what will be sent.
     """
-    results: dict[str, Claimed | str] = {}
-    readable: dict[str, bytes] = {}
+    results: list[Claimed | str] = []
+    requests: list[TransitionRequest] = []
+    placed: list[tuple[int, bytes]] = []  # where each request's result goes, with its bytes
     for message_id in message_ids:
         try:
-            readable[message_id] = outbox.read_bytes(message_id)
+            data = outbox.read_bytes(message_id)
         except MessageNotFound:
-            results[message_id] = "message file missing"
-    requests = [
-        _claim_request(outbox, message_id, data, by, claim) for message_id, data in readable.items()
-    ]
-    for request, taken in zip(requests, outbox.transition_many(requests), strict=True):
+            results.append("message file missing")
+            continue
+        requests.append(_claim_request(outbox, message_id, data, by, claim))
+        placed.append((len(results), data))
+        results.append("")
+    for (position, data), taken in zip(placed, outbox.transition_many(requests), strict=True):
         if isinstance(taken, StoredMessage):
-            results[request.message_id] = Claimed(taken, readable[request.message_id])
+            results[position] = Claimed(taken, data)
         elif isinstance(taken, TransitionNotAllowed):
-            results[request.message_id] = TAKEN_BY_ANOTHER_SENDER
+            results[position] = TAKEN_BY_ANOTHER_SENDER
         else:
-            results[request.message_id] = str(taken)
-    return [results[message_id] for message_id in message_ids]
+            results[position] = str(taken)
+    return results

@@ -25,8 +25,10 @@ from mailer.config import Settings
 from mailer.delivery import Outcome, TransactionResult, deliver
 from mailer.errors import OutboxError
 from mailer.outbox import Outbox
+from mailer.outbox_writer import start_writer
 from mailer.outcome_recorder import OutcomeRecorder
 from mailer.rate_limit import RateLimiter
+from mailer.run_writes import RunWrites, ToSend
 from mailer.send_ledger import RunLedger
 from mailer.send_plan import (
     NOT_SENT,
@@ -35,7 +37,6 @@ from mailer.send_plan import (
     SendReport,
     plan_send,
 )
-from mailer.send_records import Claimed
 from mailer.smtp_client import SmtpError, check_security, connect
 
 __all__ = [
@@ -48,7 +49,7 @@ __all__ = [
     "send_approved",
 ]
 
-# Claimed ahead per connection: enough for one commit to cover several messages of every
+# ToSend ahead per connection: enough for one commit to cover several messages of every
 # connection, few enough that a run on a computer that loses power leaves few `unknown`.
 _CLAIMS_AHEAD_PER_CONNECTION = 16
 _MAX_CLAIM_BATCH = 32
@@ -74,16 +75,16 @@ class _Run:
         if self.report.stopped is None:
             self.report.stopped = reason
 
-    def record(self, claimed: Claimed, result: TransactionResult) -> None:
+    def record(self, claimed: ToSend, result: TransactionResult) -> None:
         """The server's answer: into the ledger at once, into the outbox with the next batch."""
-        self.ledger.outcome(claimed.stored.id, result)
-        self.recorder.record(claimed.stored, result)
+        self.ledger.outcome(claimed.message_id, result)
+        self.recorder.record(claimed.message_id, result)
 
 
 async def _interrupted(
     run: _Run,
     client: aiosmtplib.SMTP,
-    claimed: Claimed,
+    claimed: ToSend,
     delivering: asyncio.Future[TransactionResult],
     on_wire: bool,
 ) -> None:
@@ -97,29 +98,27 @@ async def _interrupted(
     except asyncio.CancelledError:
         client.close()
         if not on_wire:
-            run.recorder.give_back(claimed.stored, "the run was interrupted")
+            run.recorder.give_back(claimed.message_id, "the run was interrupted")
             return
         reply = "the run was interrupted while the message was being handed over"
         result = TransactionResult(Outcome.UNKNOWN, reply, connection_lost=True)
     _conclude(run, claimed, result)
 
 
-def _conclude(run: _Run, claimed: Claimed, result: TransactionResult) -> None:
+def _conclude(run: _Run, claimed: ToSend, result: TransactionResult) -> None:
     """After the transaction: a problem of the server or the configuration stops the run and
     gives the message back; any other outcome is recorded."""
     if result.about_server:
         run.stop(result.reply)
-        run.recorder.give_back(claimed.stored, result.reply)
+        run.recorder.give_back(claimed.message_id, result.reply)
     else:
         run.record(claimed, result)
 
 
-async def _hand_over(
-    run: _Run, client: aiosmtplib.SMTP, claimed: Claimed
-) -> aiosmtplib.SMTP | None:
+async def _hand_over(run: _Run, client: aiosmtplib.SMTP, claimed: ToSend) -> aiosmtplib.SMTP | None:
     """Send one claimed message; return the connection for the next one (None once closed)."""
     on_wire = False
-    message_id = claimed.stored.id
+    message_id = claimed.message_id
 
     def handing_over() -> None:
         nonlocal on_wire
@@ -127,7 +126,7 @@ async def _hand_over(
         on_wire = True
 
     delivering = asyncio.ensure_future(
-        deliver(client, run.sender, list(claimed.stored.to), claimed.data, handing_over)
+        deliver(client, run.sender, list(claimed.recipients), claimed.data, handing_over)
     )
     try:
         result = await asyncio.shield(delivering)
@@ -138,7 +137,7 @@ async def _hand_over(
         # Not an SMTP outcome (those are results): never leave the message `sending` for it.
         client.close()
         if not on_wire:
-            run.recorder.give_back(claimed.stored, "an unexpected error stopped the run")
+            run.recorder.give_back(claimed.message_id, "an unexpected error stopped the run")
         else:
             reply = "an unexpected error stopped the run while the message was being handed over"
             run.record(claimed, TransactionResult(Outcome.UNKNOWN, reply))
@@ -226,7 +225,7 @@ async def _wind_down(run: _Run) -> bool:
     """Give back what was claimed and not started, and commit every outcome; return whether
     the outbox now holds everything the ledger knows."""
     for claimed in await run.claims.close():
-        run.recorder.give_back(claimed.stored, "the run stopped before this message")
+        run.recorder.give_back(claimed.message_id, "the run stopped before this message")
     await run.recorder.drain()
     return run.recorder.failure is None
 
@@ -273,21 +272,20 @@ def send_approved(
     limiter = limiter or RateLimiter(settings.rate_limit)
     ids = iter(list(report.planned))
     ledger = RunLedger(outbox)
+    writer = start_writer(RunWrites(outbox, settings, by, ledger.claim))
     run = _Run(
         settings=settings,
         report=report,
         limiter=limiter,
         ledger=ledger,
         claims=ClaimPool(
-            outbox,
+            writer,
             ids,
-            by,
-            ledger.claim,
             report.skipped,
             batch=min(_CLAIMS_AHEAD_PER_CONNECTION * connections, _MAX_CLAIM_BATCH),
             ahead=not limiter.interval,
         ),
-        recorder=OutcomeRecorder(outbox, settings, by, report, progress or _no_progress),
+        recorder=OutcomeRecorder(writer, report, progress or _no_progress),
         sender=sender,
     )
     try:
@@ -295,6 +293,7 @@ def send_approved(
     except asyncio.CancelledError:
         raise SendInterrupted(run.signal_name or "stopped") from None
     finally:
+        writer.close()
         untouched = sum(1 for _ in ids)  # the run stopped before anyone took them
         if untouched:
             report.skipped[NOT_SENT] += untouched

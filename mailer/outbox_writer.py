@@ -1,0 +1,176 @@
+"""Where a send run's outbox writes happen: in a child process of their own.
+
+Claims and outcomes cost CPU: reading, checking, writing and syncing metadata files. Done in
+threads of the sending process, that work took turns with the SMTP connections for Python's
+interpreter lock, and every turn delayed a connection. In a child process it runs beside them,
+on another core, while the connections wait for the server.
+
+The child is forked when the run starts, before its event loop and connections exist, and
+serves `RunWrites` over a pipe, one batch at a time. It ignores Ctrl-C and stop signals: the
+sender stops the run and then the child. If the sender dies (SIGKILL), the child finishes the
+batch in hand, gives back the claims of that batch (the sender never received them) and ends.
+Where fork is not available, the same work runs in a thread of the sending process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, TypeVar
+
+from mailer.errors import OutboxError
+from mailer.run_writes import Change, Recorded, RunWrites, ToSend
+
+__all__ = ["OutboxWriter", "start_writer"]
+
+_T = TypeVar("_T")
+_CHILD_STOP_TIMEOUT = 30.0  # seconds for the child to finish its batch when the run ends
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A batch the child could not write (a full disk, a damaged file)."""
+
+    text: str
+
+
+class OutboxWriter:
+    """Runs a send run's outbox writes in a thread; `start_writer` may give a process instead."""
+
+    def __init__(self, writes: RunWrites) -> None:
+        self._writes = writes
+
+    async def claim(self, message_ids: Sequence[str]) -> list[ToSend | str]:
+        return await asyncio.to_thread(_reported(self._writes.claim_batch), list(message_ids))
+
+    async def commit(self, changes: Sequence[Change]) -> list[Recorded | str]:
+        return await asyncio.to_thread(_reported(self._writes.commit), list(changes))
+
+    def close(self) -> None:
+        """Stop; nothing is written after this returns."""
+
+
+class _ProcessWriter(OutboxWriter):
+    def __init__(self, writes: RunWrites) -> None:
+        super().__init__(writes)
+        context = multiprocessing.get_context("fork")
+        self._connection, child_end = context.Pipe()
+        # Buffered output would otherwise be written a second time by the child.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._process = context.Process(
+            target=_serve,
+            args=(child_end, self._connection, writes, os.getpid()),
+            name="mailer-outbox-writer",
+            daemon=True,
+        )
+        self._process.start()
+        child_end.close()
+        self._lock = threading.Lock()  # one request on the pipe at a time
+
+    def _call(self, request: tuple[str, list[Any]]) -> Any:
+        with self._lock:
+            try:
+                self._connection.send(request)
+                answer = self._connection.recv()
+            except (EOFError, OSError):
+                raise OutboxError(
+                    "the outbox writer of this run stopped unexpectedly; run `mailer send` "
+                    "again to go on"
+                ) from None
+        if isinstance(answer, _Failed):
+            raise OutboxError(answer.text)
+        return answer
+
+    async def claim(self, message_ids: Sequence[str]) -> list[ToSend | str]:
+        answer: list[ToSend | str] = await asyncio.to_thread(
+            self._call, ("claim", list(message_ids))
+        )
+        return answer
+
+    async def commit(self, changes: Sequence[Change]) -> list[Recorded | str]:
+        answer: list[Recorded | str] = await asyncio.to_thread(
+            self._call, ("commit", list(changes))
+        )
+        return answer
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(OSError):  # OSError: the child is gone already
+            self._connection.send(None)
+        self._process.join(_CHILD_STOP_TIMEOUT)
+        if self._process.is_alive():  # stuck on the disk: the next run's recovery sorts it out
+            self._process.kill()
+            self._process.join()
+        self._connection.close()
+
+
+def _reported(write: Callable[[list[Any]], _T]) -> Callable[[list[Any]], _T]:
+    """`write`, with a failure of the disk or the file system told as one OutboxError."""
+
+    def reported(items: list[Any]) -> _T:
+        try:
+            return write(items)
+        except OutboxError:
+            raise
+        except OSError as error:
+            raise OutboxError(
+                f"could not write to the outbox ({error.strerror or error}: "
+                f"{error.filename or 'outbox'}); what was sent is kept in the run's ledger, "
+                "so run `mailer send` again once this is solved"
+            ) from error
+
+    return reported
+
+
+def start_writer(writes: RunWrites) -> OutboxWriter:
+    """A writer for this run: a child process where fork exists (Linux), else a thread."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        return _ProcessWriter(writes)
+    return OutboxWriter(writes)
+
+
+def _serve(
+    connection: Connection, senders_end: Connection, writes: RunWrites, sender_pid: int
+) -> None:
+    """The child: answer requests until told to stop or the sender is gone."""
+    # The fork copied the sender's end of the pipe: without closing it here, the pipe would
+    # stay open after the sender died, and this process would wait for it forever.
+    senders_end.close()
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_IGN)
+    while True:
+        try:
+            request = connection.recv()
+        except (EOFError, OSError):
+            return
+        if request is None:
+            return
+        kind, items = request
+        answer: Any
+        try:
+            answer = _reported(writes.claim_batch if kind == "claim" else writes.commit)(items)
+        except OutboxError as error:  # the sender reports it and stops the run
+            answer = _Failed(str(error))
+        if kind == "claim" and os.getppid() != sender_pid:
+            _give_back(writes, answer)  # the sender died while they were being claimed
+            return
+        try:
+            connection.send(answer)
+        except OSError:
+            if kind == "claim":
+                _give_back(writes, answer)
+            return
+
+
+def _give_back(writes: RunWrites, claimed: Any) -> None:
+    if isinstance(claimed, list):
+        why = "its sender stopped before this message"
+        writes.commit([Change(t.message_id, why) for t in claimed if isinstance(t, ToSend)])
