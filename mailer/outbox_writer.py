@@ -6,9 +6,10 @@ interpreter lock, and every turn delayed a connection. In a child process it run
 on another core, while the connections wait for the server.
 
 The child is forked when the run starts, before its event loop and connections exist, and
-serves `RunWrites` over a pipe, one batch at a time. It ignores Ctrl-C and stop signals: the
-sender stops the run and then the child. If the sender dies (SIGKILL), the child finishes the
-batch in hand, gives back the claims of that batch (the sender never received them) and ends.
+serves `RunWrites` over two pipes, claims on one and outcomes on the other, a batch at a time.
+It ignores Ctrl-C and stop signals: the sender stops the run and then the child. If the sender
+dies (SIGKILL), the child finishes the batches in hand, gives back the claims of a batch the
+sender never received, and ends.
 Where fork is not available, the same work runs in a thread of the sending process.
 """
 
@@ -58,29 +59,18 @@ class OutboxWriter:
         """Stop; nothing is written after this returns."""
 
 
-class _ProcessWriter(OutboxWriter):
-    def __init__(self, writes: RunWrites) -> None:
-        super().__init__(writes)
-        context = multiprocessing.get_context("fork")
-        self._connection, child_end = context.Pipe()
-        # Buffered output would otherwise be written a second time by the child.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self._process = context.Process(
-            target=_serve,
-            args=(child_end, self._connection, writes, os.getpid()),
-            name="mailer-outbox-writer",
-            daemon=True,
-        )
-        self._process.start()
-        child_end.close()
-        self._lock = threading.Lock()  # one request on the pipe at a time
+class _Channel:
+    """One pipe to the child, one request on it at a time."""
 
-    def _call(self, request: tuple[str, list[Any]]) -> Any:
-        with self._lock:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.lock = threading.Lock()
+
+    def call(self, request: tuple[str, list[Any]]) -> Any:
+        with self.lock:
             try:
-                self._connection.send(request)
-                answer = self._connection.recv()
+                self.connection.send(request)
+                answer = self.connection.recv()
             except (EOFError, OSError):
                 raise OutboxError(
                     "the outbox writer of this run stopped unexpectedly; run `mailer send` "
@@ -90,26 +80,56 @@ class _ProcessWriter(OutboxWriter):
             raise OutboxError(answer.text)
         return answer
 
+    def close(self) -> None:
+        with self.lock, contextlib.suppress(OSError):  # OSError: the child is gone already
+            self.connection.send(None)
+
+
+class _ProcessWriter(OutboxWriter):
+    """Claims and commits have a pipe (and a thread in the child) each, so that a batch of
+    claims never waits behind a batch of outcomes: each costs a round of fsyncs."""
+
+    def __init__(self, writes: RunWrites) -> None:
+        super().__init__(writes)
+        context = multiprocessing.get_context("fork")
+        claims, child_claims = context.Pipe()
+        commits, child_commits = context.Pipe()
+        # Buffered output would otherwise be written a second time by the child.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._process = context.Process(
+            target=_serve,
+            args=((child_claims, child_commits), (claims, commits), writes, os.getpid()),
+            name="mailer-outbox-writer",
+            daemon=True,
+        )
+        self._process.start()
+        child_claims.close()
+        child_commits.close()
+        self._claims = _Channel(claims)
+        self._commits = _Channel(commits)
+
     async def claim(self, message_ids: Sequence[str]) -> list[ToSend | str]:
         answer: list[ToSend | str] = await asyncio.to_thread(
-            self._call, ("claim", list(message_ids))
+            self._claims.call, ("claim", list(message_ids))
         )
         return answer
 
     async def commit(self, changes: Sequence[Change]) -> list[Recorded | str]:
         answer: list[Recorded | str] = await asyncio.to_thread(
-            self._call, ("commit", list(changes))
+            self._commits.call, ("commit", list(changes))
         )
         return answer
 
     def close(self) -> None:
-        with self._lock, contextlib.suppress(OSError):  # OSError: the child is gone already
-            self._connection.send(None)
+        self._claims.close()
+        self._commits.close()
         self._process.join(_CHILD_STOP_TIMEOUT)
         if self._process.is_alive():  # stuck on the disk: the next run's recovery sorts it out
             self._process.kill()
             self._process.join()
-        self._connection.close()
+        self._claims.connection.close()
+        self._commits.connection.close()
 
 
 def _reported(write: Callable[[list[Any]], _T]) -> Callable[[list[Any]], _T]:
@@ -138,14 +158,27 @@ def start_writer(writes: RunWrites) -> OutboxWriter:
 
 
 def _serve(
-    connection: Connection, senders_end: Connection, writes: RunWrites, sender_pid: int
+    connections: tuple[Connection, Connection],
+    senders_ends: tuple[Connection, Connection],
+    writes: RunWrites,
+    sender_pid: int,
 ) -> None:
-    """The child: answer requests until told to stop or the sender is gone."""
-    # The fork copied the sender's end of the pipe: without closing it here, the pipe would
+    """The child: answer claims and commits, each on its own pipe, until told to stop or the
+    sender is gone."""
+    # The fork copied the sender's ends of the pipes: without closing them here, a pipe would
     # stay open after the sender died, and this process would wait for it forever.
-    senders_end.close()
+    for end in senders_ends:
+        end.close()
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, signal.SIG_IGN)
+    claims, commits = connections
+    committing = threading.Thread(target=_answer, args=(commits, writes, sender_pid))
+    committing.start()
+    _answer(claims, writes, sender_pid)
+    committing.join()
+
+
+def _answer(connection: Connection, writes: RunWrites, sender_pid: int) -> None:
     while True:
         try:
             request = connection.recv()

@@ -52,6 +52,8 @@ class RunWrites:
         self.settings = settings
         self.by = by
         self.claim = claim
+        # Filled by claims, emptied by commits; in the writer process these run in two threads,
+        # and a commit names only messages whose claim the sender has already received.
         self._claimed: dict[str, StoredMessage] = {}
 
     def claim_batch(self, message_ids: Sequence[str]) -> list[ToSend | str]:
