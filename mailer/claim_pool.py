@@ -26,7 +26,7 @@ __all__ = ["ClaimPool"]
 
 
 class ClaimPool:
-    """ToSend messages ready to send, taken from `ids` in order."""
+    """Claimed messages ready to send, taken from `ids` in order."""
 
     def __init__(
         self,

@@ -40,8 +40,6 @@ __all__ = [
     "claimer_alive",
     "next_attempt_delay",
     "outcome_request",
-    "record_results",
-    "release",
     "release_request",
     "resolve_unknown",
     "retry_failed",
@@ -215,22 +213,6 @@ def outcome_request(
     return request, outcome.value, line
 
 
-def record_results(
-    outbox: Outbox,
-    results: Sequence[tuple[StoredMessage, TransactionResult]],
-    settings: Settings,
-    by: str,
-) -> list[tuple[str, str] | OutboxError]:
-    """Store the outcomes of several attempts in one commit; per message (outcome name, one
-    line for the sender), or why it could not be stored."""
-    planned = [outcome_request(stored, result, settings, by) for stored, result in results]
-    stored_now = outbox.transition_many([request for request, _, _ in planned])
-    return [
-        done if isinstance(done, OutboxError) else (outcome, line)
-        for done, (_, outcome, line) in zip(stored_now, planned, strict=True)
-    ]
-
-
 def release_request(stored: StoredMessage, by: str, why: str) -> TransitionRequest:
     """Give a claimed message back, unsent and without counting an attempt (if still ours)."""
     check = _still_claimed_as(stored.claim)
@@ -247,11 +229,6 @@ def release_request(stored: StoredMessage, by: str, why: str) -> TransitionReque
         only_from=frozenset({State.SENDING}),
         change=change,
     )
-
-
-def release(outbox: Outbox, claimed: Sequence[StoredMessage], by: str, why: str) -> None:
-    """Give claimed messages back in one commit (those no longer ours are left alone)."""
-    outbox.transition_many([release_request(stored, by, why) for stored in claimed])
 
 
 def resolve_unknown(outbox: Outbox, message_id: str, *, sent: bool, by: str) -> StoredMessage:

@@ -49,7 +49,7 @@ __all__ = [
     "send_approved",
 ]
 
-# ToSend ahead per connection: enough for one commit to cover several messages of every
+# Claimed ahead per connection: enough for one commit to cover several messages of every
 # connection, few enough that a run on a computer that loses power leaves few `unknown`.
 _CLAIMS_AHEAD_PER_CONNECTION = 16
 _MAX_CLAIM_BATCH = 32
