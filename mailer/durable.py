@@ -49,26 +49,29 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def _write_all(descriptor: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(descriptor, view)
-        view = view[written:]
+def _write_and_sync(path: Path, data: bytes, mode: int) -> None:
+    """Write `data` to `path` (created private if missing; `mode` O_TRUNC or O_APPEND) and
+    flush it to disk."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | mode, PRIVATE_FILE)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(descriptor, view)
+            view = view[written:]
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _write_synced(path: Path, data: bytes) -> Path:
     """Write `data` to a temporary file beside `path`, flushed to disk; return its path."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     try:
-        _write_all(descriptor, data)
-        os.fsync(descriptor)
+        _write_and_sync(temporary, data, os.O_TRUNC)
     except BaseException:
-        os.close(descriptor)
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
         raise
-    os.close(descriptor)
     return temporary
 
 
@@ -113,12 +116,7 @@ def durable_swap_many(files: Sequence[tuple[Path, bytes]]) -> None:
     written: list[tuple[Path, Path]] = []
     for path, data in files:
         swap = swap_path(path)
-        descriptor = os.open(swap, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
-        try:
-            _write_all(descriptor, data)
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        _write_and_sync(swap, data, os.O_TRUNC)
         written.append((swap, path))
     for swap, path in written:
         if not _exchange(swap, path):
@@ -153,9 +151,4 @@ def append_lines(path: Path, lines: Sequence[bytes]) -> None:
     if not lines:
         return
     chunk = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
-    try:
-        _write_all(descriptor, chunk)
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    _write_and_sync(path, chunk, os.O_APPEND)
