@@ -18,7 +18,6 @@ __all__ = [
     "append_lines",
     "durable_swap_many",
     "durable_write",
-    "durable_write_many",
     "private_directory",
     "swap_path",
 ]
@@ -75,35 +74,15 @@ def _write_synced(path: Path, data: bytes) -> Path:
     return temporary
 
 
-def durable_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
-    """Replace each path with its data, each atomically, all durably when this returns.
-
-    One fsync per file and one per folder instead of two per file: a sender records a batch of
-    messages at once. A crash halfway leaves every file either old or new.
-    """
-    written: list[tuple[Path, Path]] = []
-    try:
-        for path, data in files:
-            written.append((_write_synced(path, data), path))
-    except BaseException:
-        for temporary, _ in written:
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
-        raise
-    for temporary, path in written:
-        temporary.replace(path)
-    for directory in dict.fromkeys(path.parent for path, _ in files):
-        _fsync_directory(directory)
-
-
 def swap_path(path: Path) -> Path:
     """The file `durable_swap_many` keeps beside `path`: it holds an earlier version."""
     return path.with_name(f".{path.name}.swap")
 
 
 def durable_swap_many(files: Sequence[tuple[Path, bytes]]) -> None:
-    """Like `durable_write_many`, for files that are rewritten often (an outbox message's
-    metadata), without making and deleting a file on every write.
+    """Replace each path with its data, each atomically, all durably when this returns: for
+    files that are rewritten often (an outbox message's metadata), in batches (one fsync per
+    file and one per folder), without making and deleting a file on every write.
 
     The new data goes into a swap file kept beside each path, which then trades places with the
     path in one atomic step (renameat2 RENAME_EXCHANGE). Deleting files costs more than writing
@@ -111,7 +90,7 @@ def durable_swap_many(files: Sequence[tuple[Path, bytes]]) -> None:
     ones, so a send run that replaced two files per message slowed down as it went. The swap
     file keeps the previous version; the caller holds the lock that guards it. Where the
     exchange is not available (another system, a file system without it, a first write) the
-    file is replaced as `durable_write_many` does.
+    swap file is renamed over the path instead.
     """
     written: list[tuple[Path, Path]] = []
     for path, data in files:
@@ -142,7 +121,8 @@ def _exchange(first: Path, second: Path) -> bool:
 
 def durable_write(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically and durably."""
-    durable_write_many([(path, data)])
+    _write_synced(path, data).replace(path)
+    _fsync_directory(path.parent)
 
 
 def append_lines(path: Path, lines: Sequence[bytes]) -> None:

@@ -19,7 +19,12 @@ from mailer.config import Settings
 from mailer.errors import OutboxError
 from mailer.outbox import Outbox, State, StoredMessage, TransitionRequest
 from mailer.send_ledger import LedgerRecord, ledger_runs, read_ledger, remove_ledger
-from mailer.send_records import claimer_alive, outcome_request, release_request
+from mailer.send_records import (
+    claimer_alive,
+    outcome_request,
+    release_request,
+    unknown_request,
+)
 
 __all__ = ["Recovery", "StaleClaims"]
 
@@ -95,7 +100,7 @@ class StaleClaims:
         ):
             why = "its sender stopped before handing it over to the server"
             return release_request(stored, self.by, why), "given back"
-        return _unknown_request(stored, self.by), "unknown"
+        return unknown_request(stored, self.by), "unknown"
 
     def remove_spent_ledgers(self) -> None:
         """Remove the ledgers of dead runs that no message still needs (call after a full
@@ -109,26 +114,3 @@ class StaleClaims:
                 remove_ledger(self.outbox, run, if_older_than=_UNREADABLE_LEDGER_KEPT)
             elif not claimer_alive(ledger.claim):
                 remove_ledger(self.outbox, run)
-
-
-def _unknown_request(stored: StoredMessage, by: str) -> TransitionRequest:
-    claim = stored.claim
-    who = f"process {claim.pid}" if claim else "a sender"
-
-    def same_claim(current: StoredMessage) -> dict[str, object]:
-        if current.claim != claim:
-            raise OutboxError("claimed again in the meantime")
-        return {
-            "claim": None,
-            "last_error": f"the sending {who} stopped while sending; it may or may not have "
-            "arrived: decide with `mailer resolve ID --sent` or `--resend`",
-        }
-
-    return TransitionRequest(
-        stored.id,
-        State.UNKNOWN,
-        by,
-        note=f"the sending {who} stopped while it was sending",
-        only_from=frozenset({State.SENDING}),
-        change=same_claim,
-    )

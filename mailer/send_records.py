@@ -44,6 +44,7 @@ __all__ = [
     "resolve_unknown",
     "retry_failed",
     "sendable_problem",
+    "unknown_request",
 ]
 
 # /proc gives a process's start time in clock ticks since boot (Linux); it tells a reused PID
@@ -231,6 +232,30 @@ def release_request(stored: StoredMessage, by: str, why: str) -> TransitionReque
     )
 
 
+def unknown_request(stored: StoredMessage, by: str) -> TransitionRequest:
+    """Mark a message whose sender died while it may have been on the wire as `unknown` (if no
+    other sender has claimed it since)."""
+    check = _still_claimed_as(stored.claim)
+    who = f"process {stored.claim.pid}" if stored.claim else "a sender"
+
+    def change(current: StoredMessage) -> dict[str, Any]:
+        check(current)
+        return {
+            "claim": None,
+            "last_error": f"the sending {who} stopped while sending; it may or may not have "
+            "arrived: decide with `mailer resolve ID --sent` or `--resend`",
+        }
+
+    return TransitionRequest(
+        stored.id,
+        State.UNKNOWN,
+        by,
+        note=f"the sending {who} stopped while it was sending",
+        only_from=frozenset({State.SENDING}),
+        change=change,
+    )
+
+
 def resolve_unknown(outbox: Outbox, message_id: str, *, sent: bool, by: str) -> StoredMessage:
     """A person's decision about a message whose delivery is unknown.
 
@@ -348,8 +373,8 @@ def _claim_request(
 def claim_messages(
     outbox: Outbox, message_ids: Sequence[str], by: str, claim: Claim
 ) -> list[Claimed | str]:
-    """Take several messages for this process in one commit; per message what was taken, or
-    why it could not be (runs in a thread).
+    """Take several messages for this run in one commit; per message what was taken, or why
+    it could not be.
 
     The bytes are read and their To header parsed before the locks are taken; a claim succeeds
     only if exactly those bytes are the approved ones and the recipients are those of their To
