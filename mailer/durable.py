@@ -48,15 +48,24 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def _write_and_sync(path: Path, data: bytes, mode: int) -> None:
-    """Write `data` to `path` (created private if missing; `mode` O_TRUNC or O_APPEND) and
-    flush it to disk."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | mode, PRIVATE_FILE)
+def _write_and_sync(path: Path, data: bytes, *, append: bool = False) -> None:
+    """Write `data` over `path` (created private if missing), or after its end, and flush it
+    to disk.
+
+    An existing file is overwritten in place and then cut to length, not truncated first:
+    truncating frees its blocks and writing allocates them again, which (with `discard`
+    mounts) costs more than the write and its fsync together, and swap files are rewritten
+    on every state change. Nobody reads the file until the caller renames or exchanges it.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else 0)
+    descriptor = os.open(path, flags, PRIVATE_FILE)
     try:
         view = memoryview(data)
         while view:
             written = os.write(descriptor, view)
             view = view[written:]
+        if not append:
+            os.ftruncate(descriptor, len(data))
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
@@ -66,7 +75,7 @@ def _write_synced(path: Path, data: bytes) -> Path:
     """Write `data` to a temporary file beside `path`, flushed to disk; return its path."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        _write_and_sync(temporary, data, os.O_TRUNC)
+        _write_and_sync(temporary, data)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
@@ -95,7 +104,7 @@ def durable_swap_many(files: Sequence[tuple[Path, bytes]]) -> None:
     written: list[tuple[Path, Path]] = []
     for path, data in files:
         swap = swap_path(path)
-        _write_and_sync(swap, data, os.O_TRUNC)
+        _write_and_sync(swap, data)
         written.append((swap, path))
     for swap, path in written:
         if not _exchange(swap, path):
@@ -131,4 +140,4 @@ def append_lines(path: Path, lines: Sequence[bytes]) -> None:
     if not lines:
         return
     chunk = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
-    _write_and_sync(path, chunk, os.O_APPEND)
+    _write_and_sync(path, chunk, append=True)
