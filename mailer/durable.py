@@ -12,7 +12,9 @@ import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
+
+StrPath: TypeAlias = str | os.PathLike[str]
 
 __all__ = [
     "append_lines",
@@ -40,7 +42,7 @@ def private_directory(path: Path) -> Path:
     return path
 
 
-def _fsync_directory(directory: Path) -> None:
+def _fsync_directory(directory: StrPath) -> None:
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -48,7 +50,7 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def _write_and_sync(path: Path, data: bytes, *, append: bool = False) -> None:
+def _write_and_sync(path: StrPath, data: bytes, *, append: bool = False) -> None:
     """Write `data` over `path` (created private if missing), or after its end, and flush it
     to disk.
 
@@ -85,10 +87,15 @@ def _write_synced(path: Path, data: bytes) -> Path:
 
 def swap_path(path: Path) -> Path:
     """The file `durable_swap_many` keeps beside `path`: it holds an earlier version."""
-    return path.with_name(f".{path.name}.swap")
+    return Path(_swap_file(os.fspath(path)))
 
 
-def durable_swap_many(files: Sequence[tuple[Path, bytes]]) -> None:
+def _swap_file(path: str) -> str:
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.swap")
+
+
+def durable_swap_many(files: Sequence[tuple[StrPath, bytes]]) -> None:
     """Replace each path with its data, each atomically, all durably when this returns: for
     files that are rewritten often (an outbox message's metadata), in batches (one fsync per
     file and one per folder), without making and deleting a file on every write.
@@ -101,19 +108,20 @@ def durable_swap_many(files: Sequence[tuple[Path, bytes]]) -> None:
     exchange is not available (another system, a file system without it, a first write) the
     swap file is renamed over the path instead.
     """
-    written: list[tuple[Path, Path]] = []
+    written: list[tuple[str, str]] = []
     for path, data in files:
-        swap = swap_path(path)
+        target = os.fspath(path)
+        swap = _swap_file(target)
         _write_and_sync(swap, data)
-        written.append((swap, path))
-    for swap, path in written:
-        if not _exchange(swap, path):
-            swap.replace(path)
-    for directory in dict.fromkeys(path.parent for path, _ in files):
+        written.append((swap, target))
+    for swap, target in written:
+        if not _exchange(swap, target):
+            os.replace(swap, target)
+    for directory in dict.fromkeys(os.path.dirname(target) for _, target in written):
         _fsync_directory(directory)
 
 
-def _exchange(first: Path, second: Path) -> bool:
+def _exchange(first: str, second: str) -> bool:
     """Swap two files atomically; False where the system cannot (nothing changed then)."""
     if _RENAMEAT2 is None:
         return False
@@ -125,7 +133,7 @@ def _exchange(first: Path, second: Path) -> bool:
     error = ctypes.get_errno()
     if error in {errno.ENOENT, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP}:
         return False
-    raise OSError(error, os.strerror(error), str(second))
+    raise OSError(error, os.strerror(error), second)
 
 
 def durable_write(path: Path, data: bytes) -> None:
