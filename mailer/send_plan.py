@@ -125,7 +125,9 @@ def plan_send(
     now = now or now_in_amsterdam()
     report = SendReport()
     stale = StaleClaims(outbox, settings or Settings(), recover_as) if recover_as else None
-    sendable: list[tuple[datetime, str]] = []  # only keys are kept: memory stays flat in N
+    # Only sort keys are kept, so memory stays flat in N; the time as a number, because
+    # comparing zone-aware datetimes asks the zone for an offset every time.
+    sendable: list[tuple[float, str]] = []
     for stored in outbox.messages():
         if stale is not None:
             stored = stale.recover(stored)
@@ -139,7 +141,7 @@ def plan_send(
         if problem:
             report.skipped[problem] += 1
         else:
-            sendable.append((stored.created_at, stored.id))
+            sendable.append((stored.created_at.timestamp(), stored.id))
     if stale is not None:
         stale.remove_spent_ledgers()
         report.recovery = stale.done
