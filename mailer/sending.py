@@ -20,6 +20,7 @@ from typing import Any
 import aiosmtplib
 
 from mailer.asyncio_support import cancelled, through_cancellation
+from mailer.asyncio_support import run as run_loop
 from mailer.claim_pool import ClaimPool
 from mailer.config import Settings
 from mailer.delivery import Outcome, TransactionResult, deliver
@@ -289,7 +290,7 @@ def send_approved(
         sender=sender,
     )
     try:
-        asyncio.run(_send(run, connections, stop_signals))
+        run_loop(_send(run, connections, stop_signals))
     except asyncio.CancelledError:
         raise SendInterrupted(run.signal_name or "stopped") from None
     finally:

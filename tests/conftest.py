@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from mailer import asyncio_support
 from mailer.cli import main
 from mailer.intake_files import CANONICAL_COLUMNS
 from mailer.workspace import Workspace, init_workspace
@@ -73,3 +74,14 @@ def run_cli(
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture(params=["uvloop", "standard loop"])
+def either_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test on uvloop, which sending uses where it is installed (it is here), and on the
+    standard loop that takes its place where uvloop is not built."""
+    if request.param == "standard loop":
+        monkeypatch.setattr(asyncio_support, "LOOP_FACTORY", None)
+    else:
+        assert asyncio_support.LOOP_FACTORY is not None, "uvloop is a dependency on this system"
+    return str(request.param)

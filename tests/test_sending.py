@@ -56,6 +56,7 @@ def serve(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
         context.__exit__(None, None, None)
 
 
+@pytest.mark.usefixtures("either_loop")
 def test_sends_each_approved_message_once_to_the_record_recipients(
     workspace: Workspace, outbox: Outbox, serve: Any
 ) -> None:
@@ -196,6 +197,7 @@ def test_refusal_at_data_fails_with_the_reply(
     assert stored.attempts[-1].reply == "554 5.6.0 Message refused"
 
 
+@pytest.mark.usefixtures("either_loop")
 def test_connection_dropped_after_data_is_unknown_and_never_resent(
     workspace: Workspace, outbox: Outbox, serve: Any
 ) -> None:
@@ -211,6 +213,7 @@ def test_connection_dropped_after_data_is_unknown_and_never_resent(
     assert stored.last_error is not None and "mailer resolve" in stored.last_error
 
 
+@pytest.mark.usefixtures("either_loop")
 def test_a_server_too_slow_to_answer_leaves_the_message_unknown(
     workspace: Workspace, outbox: Outbox, serve: Any
 ) -> None:
@@ -260,6 +263,7 @@ def test_server_down_releases_messages_without_counting_an_attempt(
     assert send_approved(outbox, settings).ids(State.SENT)
 
 
+@pytest.mark.usefixtures("either_loop")
 def test_four_connections_send_each_message_exactly_once(
     workspace: Workspace, outbox: Outbox, serve: Any
 ) -> None:

@@ -3,13 +3,13 @@ passwords, and plaintext only where it is safe."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
+from mailer.asyncio_support import run
 from mailer.config import Security, Settings
 from mailer.errors import ConfigError
 from mailer.smtp_client import (
@@ -30,6 +30,9 @@ from tests.smtp_servers import (
     make_certificates,
     smtp_server,
 )
+
+# Certificates, logins and refusals behave the same on both event loops.
+pytestmark = pytest.mark.usefixtures("either_loop")
 
 
 @pytest.fixture
@@ -75,7 +78,7 @@ def test_starttls_with_login_and_a_trusted_ca_file(certificates: Certificates) -
             smtp_username=USER,
             smtp_password=SecretStr(PASSWORD),
         )
-        encrypted, connected = asyncio.run(connect_and_ehlo(settings))
+        encrypted, connected = run(connect_and_ehlo(settings))
     assert encrypted and connected
 
 
@@ -93,7 +96,7 @@ def test_implicit_tls_with_login(certificates: Certificates) -> None:
             smtp_username=USER,
             smtp_password=SecretStr(PASSWORD),
         )
-        encrypted, _ = asyncio.run(connect_and_ehlo(settings))
+        encrypted, _ = run(connect_and_ehlo(settings))
     assert encrypted
 
 
@@ -101,7 +104,7 @@ def test_untrusted_certificate_is_one_clear_line(certificates: Certificates) -> 
     with starttls_server(certificates) as server:
         settings = settings_for(server.port, smtp_username=USER, smtp_password=SecretStr(PASSWORD))
         with pytest.raises(SmtpCertificateError) as caught:
-            asyncio.run(connect_and_ehlo(settings))
+            run(connect_and_ehlo(settings))
     text = str(caught.value)
     assert "\n" not in text
     assert "not trusted" in text and "MAILER_SMTP_CA_FILE" in text
@@ -118,7 +121,7 @@ def test_wrong_password_is_refused_without_showing_it(certificates: Certificates
             smtp_password=SecretStr(wrong),
         )
         with pytest.raises(SmtpLoginError) as caught:
-            asyncio.run(connect_and_ehlo(settings))
+            run(connect_and_ehlo(settings))
     text = str(caught.value)
     assert "535" in text and "MAILER_SMTP_PASSWORD" in text
     assert wrong not in text and "\n" not in text
@@ -128,19 +131,19 @@ def test_wrong_password_is_refused_without_showing_it(certificates: Certificates
 def test_starttls_is_demanded_even_when_the_server_does_not_offer_it() -> None:
     # aiosmtplib's default would silently carry on in plaintext here.
     with smtp_server(RecordingHandler()) as server, pytest.raises(SmtpConnectionError) as caught:
-        asyncio.run(connect_and_ehlo(settings_for(server.port)))
+        run(connect_and_ehlo(settings_for(server.port)))
     assert "starttls" in str(caught.value).lower()
 
 
 def test_nothing_listening_is_a_connection_error() -> None:
     settings = settings_for(free_port(), smtp_security=Security.NONE)
     with pytest.raises(SmtpConnectionError, match="cannot connect"):
-        asyncio.run(connect_and_ehlo(settings))
+        run(connect_and_ehlo(settings))
 
 
 def test_plaintext_is_fine_on_this_computer() -> None:
     with smtp_server(RecordingHandler()) as server:
-        encrypted, connected = asyncio.run(
+        encrypted, connected = run(
             connect_and_ehlo(settings_for(server.port, smtp_security=Security.NONE))
         )
     assert connected and not encrypted
@@ -165,14 +168,14 @@ def test_an_unreadable_ca_file_is_named(tmp_path: Path) -> None:
         check_security(settings)
     # ... and as the one kind of error a caller of connect() has to expect.
     with pytest.raises(SmtpConnectionError, match=r"missing\.pem.*MAILER_SMTP_CA_FILE"):
-        asyncio.run(connect_and_ehlo(settings))
+        run(connect_and_ehlo(settings))
 
 
 def test_a_mistyped_host_name_is_one_clear_line() -> None:
     # The IDNA codec raises UnicodeError (not OSError) for an empty label.
     settings = settings_for(587, smtp_host="a..example", smtp_security=Security.STARTTLS)
     with pytest.raises(SmtpConnectionError) as raised:
-        asyncio.run(connect_and_ehlo(settings))
+        run(connect_and_ehlo(settings))
     assert str(raised.value) == (
         "a..example:587: 'a..example' is not a valid host name; check MAILER_SMTP_HOST"
     )

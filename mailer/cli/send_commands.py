@@ -5,7 +5,6 @@ send, check, resolve, retry, log, purge, demo and smtp-server.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sys
 import threading
@@ -15,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mailer.asyncio_support import run as run_loop
 from mailer.cli.common import (
     HomeOption,
     Interrupted,
@@ -118,7 +118,7 @@ def check(
         markup=False,
     )
     if smtp:
-        asyncio.run(_try_login(settings))
+        run_loop(_try_login(settings))
         console.print(
             f"Connected to {settings.smtp_host}:{settings.smtp_port}"
             f"{' and logged in' if settings.smtp_username else ''}; nothing was sent.",
