@@ -100,7 +100,9 @@ def mailer(*args: str) -> list[str]:
     return [sys.executable, "-m", "mailer", *args]
 
 
-def prepare(root: Path, count: int, env: dict[str, str]) -> tuple[Path, dict[str, float]]:
+def prepare(
+    root: Path, count: int, env: dict[str, str], *, approve: bool = True
+) -> tuple[Path, dict[str, float]]:
     workspace, _ = init_workspace(root / "ws")
     intakes = root / "intakes.csv"
     write_intakes(intakes, count)
@@ -108,6 +110,8 @@ def prepare(root: Path, count: int, env: dict[str, str]) -> tuple[Path, dict[str
     seconds, rss, code = run_measured(mailer("queue", str(intakes), "--by", "bench", *home), env)
     assert code == 0, "queueing failed"
     figures = {"queue_records_per_s": count / seconds, "queue_peak_rss_mb": rss}
+    if not approve:
+        return workspace.root, figures
     sign_off(workspace, "bench")
     _, _, code = run_measured(mailer("approve", "--all", "--yes", "--by", "bench", *home), env)
     assert code == 0, "approving failed"
@@ -234,7 +238,7 @@ def main() -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MAILER_")}
     root = Path(tempfile.mkdtemp(prefix="mailer-bench-", dir=options.workdir))
     try:
-        workspace, figures = prepare(root, options.n, env)
+        workspace, figures = prepare(root, options.n, env, approve=not options.queue_only)
         print(json.dumps({"n": options.n, **{k: round(v, 1) for k, v in figures.items()}}))
         if not options.queue_only:
             for result in benchmark_send(workspace, options.connections, env, options.repeats):
