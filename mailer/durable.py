@@ -54,10 +54,11 @@ def _write_and_sync(path: StrPath, data: bytes, *, append: bool = False) -> None
     """Write `data` over `path` (created private if missing), or after its end, and flush it
     to disk.
 
-    An existing file is overwritten in place and then cut to length, not truncated first:
+    An existing file (a swap or temporary file: nobody reads it until the caller renames or
+    exchanges it) is overwritten in place and then cut to length, not truncated first:
     truncating frees its blocks and writing allocates them again, which (with `discard`
     mounts) costs more than the write and its fsync together, and swap files are rewritten
-    on every state change. Nobody reads the file until the caller renames or exchanges it.
+    on every state change.
     """
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else 0)
     descriptor = os.open(path, flags, PRIVATE_FILE)
