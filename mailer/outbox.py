@@ -235,19 +235,19 @@ class Outbox:
 
     # -- reading -------------------------------------------------------------------------------
 
+    def _message_file(self, message_id: str, suffix: str) -> str:
+        """`ID.eml` or `ID.json` as a string path (see `__init__`); the ID is checked."""
+        return os.path.join(self._messages, f"{_checked(message_id)}{suffix}")  # noqa: PTH118
+
     def eml_path(self, message_id: str) -> Path:
-        return self.messages_dir / f"{_checked(message_id)}.eml"
+        return Path(self._message_file(message_id, ".eml"))
 
     def _meta_path(self, message_id: str) -> Path:
-        return self.messages_dir / f"{_checked(message_id)}.json"
-
-    def _meta_file(self, message_id: str) -> str:
-        return os.path.join(self._messages, f"{_checked(message_id)}.json")  # noqa: PTH118
+        return Path(self._message_file(message_id, ".json"))
 
     def load(self, message_id: str) -> StoredMessage:
-        path = self._meta_file(message_id)
         try:
-            raw = _read(path)
+            raw = _read(self._message_file(message_id, ".json"))
         except FileNotFoundError:
             raise MessageNotFound(f"{message_id}: no such message in the outbox") from None
         try:
@@ -261,8 +261,7 @@ class Outbox:
 
     def read_bytes(self, message_id: str) -> bytes:
         try:
-            eml = os.path.join(self._messages, f"{_checked(message_id)}.eml")  # noqa: PTH118
-            return _read(eml)
+            return _read(self._message_file(message_id, ".eml"))
         except FileNotFoundError:
             raise MessageNotFound(f"{message_id}: the message file is missing") from None
 
@@ -458,7 +457,10 @@ class Outbox:
             results.append(updated)
         if changed:
             durable_swap_many(
-                [(self._meta_file(message_id), _serialised(m)) for message_id, m in changed.items()]
+                [
+                    (self._message_file(message_id, ".json"), _serialised(m))
+                    for message_id, m in changed.items()
+                ]
             )
             self._journal(lines)
         return results

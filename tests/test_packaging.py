@@ -69,3 +69,13 @@ def test_wheel_installs_defaults_and_init_works_outside_the_repository(tmp_path:
         "examples/intakes.csv",
     ):
         assert (tmp_path / "ws" / part).is_file(), part
+
+
+def test_every_public_name_of_the_package_loads_and_none_is_missing_from_the_lazy_table() -> None:
+    # The names are listed twice (`__all__` for type checkers, `_PUBLIC` for loading on first
+    # use): one added to only one list would be missing from `import mailer` or from `*`.
+    import mailer
+
+    assert set(mailer.__all__) == set(mailer._PUBLIC)
+    for name in mailer.__all__:
+        assert getattr(mailer, name).__name__ == name
