@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -200,6 +201,12 @@ class Outbox:
         # and joining strings costs a fraction of building `Path` objects.
         self._messages = os.fspath(self.messages_dir)
         self._locks = os.fspath(self.locks_dir)
+        # The metadata this object last wrote, per message: the bytes and the message they came
+        # from. A state change reads the file again under the lock; when it still holds exactly
+        # these bytes, parsing them again would only give this message back. A send run changes
+        # each message twice (claim, outcome), so this spares a parse per message.
+        self._written: dict[str, tuple[bytes, StoredMessage]] = {}
+        self._written_lock = threading.Lock()  # a send run's writer changes from two threads
 
     # -- locking -------------------------------------------------------------------------------
 
@@ -246,10 +253,33 @@ class Outbox:
         return Path(self._message_file(message_id, ".json"))
 
     def load(self, message_id: str) -> StoredMessage:
+        return self._parsed(message_id, self._read_metadata(message_id))
+
+    def _read_metadata(self, message_id: str) -> bytes:
         try:
-            raw = _read(self._message_file(message_id, ".json"))
+            return _read(self._message_file(message_id, ".json"))
         except FileNotFoundError:
             raise MessageNotFound(f"{message_id}: no such message in the outbox") from None
+
+    def _load_current(self, message_id: str) -> StoredMessage:
+        """`load`, for a change under the message's lock (see `_written`)."""
+        raw = self._read_metadata(message_id)
+        with self._written_lock:
+            written = self._written.get(message_id)
+        if written is not None and written[0] == raw:
+            return written[1]
+        return self._parsed(message_id, raw)
+
+    def _remember_written(self, written: dict[str, tuple[bytes, StoredMessage]]) -> None:
+        with self._written_lock:
+            for message_id, entry in written.items():
+                self._written.pop(message_id, None)  # to the end: the oldest go first
+                self._written[message_id] = entry
+            while len(self._written) > _REMEMBERED:
+                del self._written[next(iter(self._written))]
+
+    @staticmethod
+    def _parsed(message_id: str, raw: bytes) -> StoredMessage:
         try:
             return StoredMessage.model_validate_json(raw)
         except ValueError:
@@ -444,7 +474,7 @@ class Outbox:
         lines: list[tuple[str, HistoryEntry, str]] = []
         for request in requests:
             try:
-                current = changed.get(request.message_id) or self.load(request.message_id)
+                current = changed.get(request.message_id) or self._load_current(request.message_id)
                 updated, entry = _changed(current, request)
             except OutboxError as error:
                 results.append(error)
@@ -456,12 +486,14 @@ class Outbox:
             lines.append((updated.id, entry, request.reply))
             results.append(updated)
         if changed:
+            written = {message_id: (_serialised(m), m) for message_id, m in changed.items()}
             durable_swap_many(
                 [
-                    (self._message_file(message_id, ".json"), _serialised(m))
-                    for message_id, m in changed.items()
+                    (self._message_file(message_id, ".json"), data)
+                    for message_id, (data, _) in written.items()
                 ]
             )
+            self._remember_written(written)
             self._journal(lines)
         return results
 
@@ -516,9 +548,24 @@ def _changed(
     return stored.model_copy(update=update), entry
 
 
+# Messages whose last written metadata `Outbox` keeps (see `_written`): more than a send run
+# has claimed and not yet recorded (claims ahead, outcomes waiting), a few megabytes at most.
+_REMEMBERED = 512
+_READ_CHUNK = 1 << 16  # more than a letter or its metadata: one read, then the end
+
+
 def _read(path: str) -> bytes:
-    with open(path, "rb") as file:  # noqa: PTH123 (a string path: see `Outbox.__init__`)
-        return file.read()
+    """The whole file, read with the bare system calls: a send run reads three files per
+    message, and `open()` adds a buffer object, a size query and a terminal check to each
+    (about 8 against 5 microseconds for a letter, here)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks: list[bytes] = []
+        while chunk := os.read(descriptor, _READ_CHUNK):
+            chunks.append(chunk)
+    finally:
+        os.close(descriptor)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _serialised(stored: StoredMessage) -> bytes:

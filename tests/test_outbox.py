@@ -230,3 +230,28 @@ def test_a_torn_journal_line_is_passed_over(workspace: Workspace) -> None:
     with outbox.journal_path.open("a", encoding="utf-8") as journal:
         journal.write('{"at": "2026-12-01T10:00:00+01:00", "mess')
     assert [entry.message for entry in read_entries(outbox.journal_path)] == [stored.id]
+
+
+def test_a_change_sees_what_another_process_wrote_after_this_one(workspace: Workspace) -> None:
+    # Each Outbox stands for one process; `mine` remembers what it wrote last.
+    mine, stored = queue_one(workspace)
+    theirs = Outbox(workspace.outbox_dir)
+    mine.transition(stored.id, State.APPROVED, by="Anna")
+    theirs.transition(stored.id, State.PENDING, by="Bram", note="back for another look")
+    with pytest.raises(TransitionNotAllowed):
+        mine.transition(
+            stored.id, State.SENDING, by="sender", only_from=frozenset({State.APPROVED})
+        )
+    assert mine.transition(stored.id, State.APPROVED, by="Anna").history[-2].by == "Bram"
+
+
+def test_an_outbox_remembers_a_bounded_number_of_its_writes(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mailer.outbox._REMEMBERED", 2)
+    outbox = Outbox(workspace.outbox_dir)
+    stored = [queue_one(workspace, id=f"PL-{n}")[1] for n in range(3)]
+    outbox.transition_many([TransitionRequest(m.id, State.APPROVED, "Anna") for m in stored])
+    assert list(outbox._written) == [m.id for m in stored[1:]]
+    # What it remembers is what a fresh read gives.
+    assert all(outbox._load_current(m.id) == outbox.load(m.id) for m in stored)
