@@ -286,6 +286,7 @@ def send_approved(
             ids,
             report.skipped,
             batch=min(_CLAIMS_AHEAD_PER_CONNECTION * connections, _MAX_CLAIM_BATCH),
+            first_batch=connections,
             ahead=not limiter.interval,
         ),
         recorder=OutcomeRecorder(writer, report, progress or _no_progress),
