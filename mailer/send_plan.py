@@ -115,12 +115,17 @@ def plan_send(
     now: datetime | None = None,
     recover_as: str | None = None,
     settings: Settings | None = None,
+    read_letters: bool = True,
 ) -> SendReport:
     """Which approved messages may be sent now (in queueing order), and why others may not.
 
     With `recover_as`, messages left in `sending` by a process that is gone are recovered in
     the same pass (see `recovery`; `settings` give the retry rules for an outcome found in a
     dead sender's ledger); a dry run leaves them alone.
+
+    Without `read_letters` the message files are not read: for a run that shows nobody the
+    plan first (`send --yes`), since every claim checks its letter's bytes against the approval
+    anyway. Reading and hashing 5000 letters here took about a third of the plan's time.
     """
     now = now or now_in_amsterdam()
     report = SendReport()
@@ -137,7 +142,7 @@ def plan_send(
             report.skipped["delivery unknown: decide with `mailer resolve`"] += 1
         if stored.state != State.APPROVED:
             continue
-        problem = sendable_problem(outbox, stored, now)
+        problem = sendable_problem(outbox, stored, now, check_bytes=read_letters)
         if problem:
             report.skipped[problem] += 1
         else:

@@ -60,22 +60,29 @@ TAKEN_BY_ANOTHER_SENDER = "taken by another sender"
 
 
 def sendable_problem(
-    outbox: Outbox, stored: StoredMessage, now: datetime, data: bytes | None = None
+    outbox: Outbox,
+    stored: StoredMessage,
+    now: datetime,
+    data: bytes | None = None,
+    *,
+    check_bytes: bool = True,
 ) -> str | None:
     """Why this message may not be sent now, or None.
 
     `data` is the message file as read by the caller; what is sent is then exactly those bytes,
-    and they are checked against the approval's hash.
+    and they are checked against the approval's hash. Without `check_bytes` the message file is
+    not read at all (a plan that the claim will check again).
     """
     if stored.state != State.APPROVED or stored.approval is None:
         return NO_LONGER_APPROVED
-    if data is None:
-        try:
-            data = outbox.read_bytes(stored.id)
-        except MessageNotFound:
-            return "message file missing"
-    if sha256_hex(data) != stored.approval.sha256:
-        return "changed after approval (approve again)"
+    if check_bytes:
+        if data is None:
+            try:
+                data = outbox.read_bytes(stored.id)
+            except MessageNotFound:
+                return "message file missing"
+        if sha256_hex(data) != stored.approval.sha256:
+            return "changed after approval (approve again)"
     if stored.next_attempt_at is not None and stored.next_attempt_at > now:
         return WAITING_TO_RETRY
     return None

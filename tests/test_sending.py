@@ -442,3 +442,22 @@ def test_a_retried_message_gets_its_full_number_of_attempts_again(
     # Counted since the new approval: a first temporary refusal again, not "gave up after 3".
     assert report.ids("deferred") == [message_id]
     assert outbox.load(message_id).state == State.APPROVED
+
+
+def test_a_plan_that_does_not_read_the_letters_still_sends_no_changed_one(
+    workspace: Workspace, outbox: Outbox, serve: Any
+) -> None:
+    changed, removed, kept = approved_outbox(workspace, 3)
+    outbox.eml_path(changed).write_bytes(outbox.read_bytes(changed) + b"\r\nextra\r\n")
+    outbox.eml_path(removed).unlink()
+    plan = plan_send(outbox, recover_as="sender", read_letters=False)
+    assert sorted(plan.planned) == sorted([changed, removed, kept])
+    handler = RecordingHandler()
+    report = send_approved(outbox, serve(handler), plan=plan)
+    assert report.ids(State.SENT) == [kept]
+    assert report.skipped == {
+        "changed after approval (approve again)": 1,
+        "message file missing": 1,
+    }
+    assert [outbox.load(i).state for i in (changed, removed)] == [State.APPROVED] * 2
+    assert len(handler.arrivals) == 1

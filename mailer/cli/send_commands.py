@@ -73,7 +73,13 @@ def send(
         return
     by = default_person()
     with stop_signals_interrupt():
-        plan = plan_send(opened.outbox, limit=limit, recover_as=by, settings=opened.settings)
+        plan = plan_send(
+            opened.outbox,
+            limit=limit,
+            recover_as=by,
+            settings=opened.settings,
+            read_letters=not yes,  # with --yes nobody sees the count first; claims check
+        )
         if plan.planned:
             confirm(opened, len(plan.planned), yes)
             try:
