@@ -16,7 +16,7 @@ from typing import Literal
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from mailer.records import AMSTERDAM
+from mailer.clock import AMSTERDAM
 
 __all__ = ["CalendarMethod", "Meeting", "calendar_method", "calendar_uid", "invitation_ics"]
 

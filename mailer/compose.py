@@ -12,14 +12,16 @@ from email.headerregistry import Address
 from typing import Any
 
 from mailer.calendar_invite import Meeting, calendar_method, calendar_uid, invitation_ics
+from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
 from mailer.errors import TemplateProblem
 from mailer.html_email import html_problems, inline_css
 from mailer.letter_data import LetterKind, calendar_texts, letter_context
 from mailer.message import CalendarPart, MessageHeaders, build_message, new_message_id
 from mailer.outbox import State, StoredMessage
-from mailer.records import IntakeRecord, now_in_amsterdam
-from mailer.rendering import LETTER_PARTS, LetterRenderer, RenderedLetter, template_version
+from mailer.records import IntakeRecord
+from mailer.rendering import LETTER_PARTS, LetterRenderer, RenderedLetter
+from mailer.template_signoff import template_version
 
 __all__ = ["ComposedMessage", "Composer"]
 

@@ -30,10 +30,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mailer.clock import now_in_amsterdam
 from mailer.durable import durable_swap_many, durable_write, private_directory
 from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
 from mailer.journal import JournalEntry, append_entries
-from mailer.records import now_in_amsterdam
 
 __all__ = [
     "ALLOWED",

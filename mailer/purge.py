@@ -10,10 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mailer.clock import now_in_amsterdam
 from mailer.durable import swap_path
 from mailer.journal import JournalEntry, append_entries
 from mailer.outbox import Outbox, State, StoredMessage
-from mailer.records import now_in_amsterdam
 from mailer.review import check_person_name
 
 __all__ = ["PURGEABLE", "finished_at", "purge_before"]

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from mailer.clock import now_in_amsterdam
 from mailer.compose import Composer
 from mailer.config import Settings
 from mailer.errors import InvalidRecords, MailerError, RowProblem
 from mailer.intake_files import read_intake_file
 from mailer.outbox import Outbox, RecordAlreadyQueued, StoredMessage
-from mailer.records import IntakeRecord, now_in_amsterdam
+from mailer.records import IntakeRecord
 from mailer.rescheduling import queue_again
 
 __all__ = ["QueueReport", "queue_file", "unknown_location", "validate_file"]

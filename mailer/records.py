@@ -11,7 +11,6 @@ import hashlib
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -25,25 +24,19 @@ from pydantic import (
     model_validator,
 )
 
+from mailer.clock import AMSTERDAM, now_in_amsterdam
 from mailer.text_safety import check_header_safe
 
 __all__ = [
-    "AMSTERDAM",
     "DATE_FORMATS",
     "IntakeRecord",
     "Parent",
-    "now_in_amsterdam",
     "parse_date_as_written",
 ]
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 MAX_NAME_LENGTH = 120
 # An intake meeting is planned weeks ahead, not years: a later date is a typo in the year.
 MAX_AHEAD = timedelta(days=2 * 365)
-
-
-def now_in_amsterdam() -> datetime:
-    return datetime.now(AMSTERDAM)
 
 
 def _blank_to_none(value: Any) -> Any:

@@ -8,7 +8,6 @@ A rendered letter that still holds a placeholder of the source letter (`[naam ki
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,6 @@ __all__ = [
     "LetterRenderer",
     "RenderedLetter",
     "find_placeholders",
-    "template_version",
 ]
 
 # The three files of a letter, per language folder (`templates/nl/...`).
@@ -53,24 +51,6 @@ def find_placeholders(text: str) -> list[tuple[int, str]]:
     for number, line in enumerate(visible.splitlines(), start=1):
         found.extend((number, match.group()) for match in _PLACEHOLDER.finditer(line))
     return found
-
-
-def template_version(templates_dir: Path) -> str:
-    """A short hash over every file in the templates folder: a sign-off names the exact version
-    it approved.
-
-    Every file counts, not only `*.j2`: a template can include any file, and a change to an
-    included file is a change to the letter. Only the folder's README (instructions for staff)
-    and hidden files are left out.
-    """
-    digest = hashlib.sha256()
-    for path in sorted(templates_dir.rglob("*")):
-        relative = path.relative_to(templates_dir).as_posix()
-        if not path.is_file() or relative == "README.md" or "/." in f"/{relative}":
-            continue
-        digest.update(relative.encode("utf-8") + b"\x00")
-        digest.update(path.read_bytes() + b"\x00")
-    return digest.hexdigest()[:16]
 
 
 def _template_line(traceback: TracebackType | None, template_file: str) -> int | None:

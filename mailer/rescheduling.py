@@ -13,11 +13,12 @@ from datetime import datetime
 from email import message_from_bytes, policy
 from typing import Any, Literal
 
+from mailer.clock import now_in_amsterdam
 from mailer.compose import ComposedMessage, Composer
 from mailer.errors import MailerError, OutboxError
 from mailer.letter_data import LetterKind
 from mailer.outbox import Outbox, RecordAlreadyQueued, State, StoredMessage
-from mailer.records import IntakeRecord, now_in_amsterdam
+from mailer.records import IntakeRecord
 
 __all__ = [
     "Change",

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
 from mailer.errors import ApprovalRefused, OutboxError
 from mailer.outbox import Approval, Outbox, Rejection, State, StoredMessage, sha256_hex
-from mailer.records import now_in_amsterdam
 from mailer.template_signoff import signed_versions
 from mailer.text_safety import has_control_characters
 from mailer.workspace import Workspace

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from mailer.clock import now_in_amsterdam
 from mailer.delivery import Outcome, TransactionResult
 from mailer.durable import PRIVATE_FILE, private_directory
 from mailer.outbox import Claim, Outbox
-from mailer.records import now_in_amsterdam
 
 __all__ = [
     "LedgerRecord",

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
 from mailer.delivery import Outcome
 from mailer.outbox import Outbox, State
-from mailer.records import now_in_amsterdam
 from mailer.recovery import Recovery, StaleClaims
 from mailer.send_records import (
     NO_LONGER_APPROVED,

@@ -18,6 +18,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
+from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
 from mailer.delivery import Outcome, TransactionResult, redact_addresses
 from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
@@ -31,7 +32,6 @@ from mailer.outbox import (
     TransitionRequest,
     sha256_hex,
 )
-from mailer.records import now_in_amsterdam
 from mailer.review import check_person_name
 
 __all__ = [

@@ -6,21 +6,47 @@ only be approved without an override when the template version it was rendered f
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from mailer.clock import now_in_amsterdam
 from mailer.durable import durable_write
 from mailer.errors import ConfigError, MailerError
-from mailer.records import now_in_amsterdam
-from mailer.rendering import template_version
 from mailer.text_safety import has_control_characters
 from mailer.workspace import Workspace
 
-__all__ = ["SIGNOFF_FILE", "SignOff", "read_signoffs", "sign_off", "signed_versions"]
+__all__ = [
+    "SIGNOFF_FILE",
+    "SignOff",
+    "read_signoffs",
+    "sign_off",
+    "signed_versions",
+    "template_version",
+]
 
 SIGNOFF_FILE = "template-signoffs.json"
+
+
+def template_version(templates_dir: Path) -> str:
+    """A short hash over every file in the templates folder: a sign-off names the exact version
+    it approved.
+
+    Every file counts, not only `*.j2`: a template can include any file, and a change to an
+    included file is a change to the letter. Only the folder's README (instructions for staff)
+    and hidden files are left out.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(templates_dir.rglob("*")):
+        relative = path.relative_to(templates_dir).as_posix()
+        if not path.is_file() or relative == "README.md" or "/." in f"/{relative}":
+            continue
+        digest.update(relative.encode("utf-8") + b"\x00")
+        digest.update(path.read_bytes() + b"\x00")
+    return digest.hexdigest()[:16]
 
 
 class SignOff(BaseModel):

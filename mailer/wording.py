@@ -12,7 +12,7 @@ from datetime import datetime
 from babel.dates import format_date, format_time
 from babel.lists import format_list
 
-from mailer.records import AMSTERDAM
+from mailer.clock import AMSTERDAM
 
 __all__ = ["format_meeting_date", "format_meeting_moment", "format_meeting_time", "join_names"]
 

@@ -9,9 +9,9 @@ from email.message import EmailMessage
 
 import pytest
 
+from mailer.clock import AMSTERDAM
 from mailer.errors import UnsafeMessage
 from mailer.message import MessageHeaders, build_message, new_message_id, verify_message
-from mailer.records import AMSTERDAM
 from mailer.rendering import RenderedLetter
 
 LETTER = RenderedLetter(

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from mailer.clock import now_in_amsterdam
 from mailer.compose import Composer
 from mailer.config import load_settings
 from mailer.errors import MessageNotFound, TransitionNotAllowed
@@ -23,7 +24,7 @@ from mailer.outbox import (
     TransitionRequest,
     sha256_hex,
 )
-from mailer.records import IntakeRecord, now_in_amsterdam
+from mailer.records import IntakeRecord
 from mailer.rendering import LetterRenderer
 from mailer.workspace import Workspace
 from tests.conftest import intake_row

@@ -79,3 +79,21 @@ def test_every_public_name_of_the_package_loads_and_none_is_missing_from_the_laz
     assert set(mailer.__all__) == set(mailer._PUBLIC)
     for name in mailer.__all__:
         assert getattr(mailer, name).__name__ == name
+
+
+def test_sending_loads_neither_the_letter_libraries_nor_the_address_validator() -> None:
+    # `mailer send` starts once per run; the template engine, the calendar and date libraries
+    # and email-validator (for intake records) cost a tenth of a second it does not need.
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, mailer.cli, mailer.sending; print(' '.join(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "mailer.sending" in loaded
+    unneeded = {"jinja2", "babel", "icalendar", "css_inline", "email_validator", "mailer.records"}
+    assert unneeded.isdisjoint(loaded)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from mailer.clock import now_in_amsterdam
 from mailer.errors import OutboxError
 from mailer.outbox import Outbox, State
 from mailer.purge import purge_before
-from mailer.records import now_in_amsterdam
 from mailer.review import reject
 from mailer.sending import send_approved
 from mailer.workspace import Workspace

@@ -7,7 +7,8 @@ from datetime import datetime, time, timedelta
 import pytest
 from pydantic import ValidationError
 
-from mailer.records import AMSTERDAM, IntakeRecord
+from mailer.clock import AMSTERDAM
+from mailer.records import IntakeRecord
 from tests.conftest import intake_row
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=AMSTERDAM)

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from mailer.clock import now_in_amsterdam
 from mailer.config import Settings, load_settings
 from mailer.errors import ConfigError
 from mailer.journal import read_entries
 from mailer.outbox import Claim, Outbox, State
 from mailer.rate_limit import RateLimiter
-from mailer.records import now_in_amsterdam
 from mailer.review import approve, review_policy
 from mailer.send_ledger import ledger_runs
 from mailer.send_records import claimer_alive, resolve_unknown, retry_failed

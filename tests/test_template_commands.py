@@ -10,9 +10,14 @@ from pathlib import Path
 import pytest
 
 from mailer.outbox import Outbox, State
-from mailer.rendering import template_version
 from mailer.review import ReviewPolicy, approve
-from mailer.template_signoff import SIGNOFF_FILE, read_signoffs, sign_off, signed_versions
+from mailer.template_signoff import (
+    SIGNOFF_FILE,
+    read_signoffs,
+    sign_off,
+    signed_versions,
+    template_version,
+)
 from mailer.workspace import Workspace
 from tests.conftest import intake_row, write_csv
 

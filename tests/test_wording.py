@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mailer.records import AMSTERDAM
+from mailer.clock import AMSTERDAM
 from mailer.wording import format_meeting_date, format_meeting_moment, join_names
 
 

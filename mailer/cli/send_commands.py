@@ -35,12 +35,12 @@ from mailer.cli.send_output import (
     silence_stdout,
     stop_signals_interrupt,
 )
+from mailer.clock import AMSTERDAM
 from mailer.config import Settings
 from mailer.errors import MailerError
 from mailer.journal import read_entries
 from mailer.outbox import Outbox, State
 from mailer.purge import purge_before
-from mailer.records import AMSTERDAM
 from mailer.send_records import resolve_unknown, retry_failed
 from mailer.sending import plan_send
 from mailer.smtp_client import check_security, connect, tls_context

@@ -37,8 +37,8 @@ def _say(text: str) -> None:
 def check(home: HomeOption = None) -> None:
     """Render every template in every language with sample data and report each problem."""
     # Imported here, not at the top: other commands start without the letter's libraries.
-    from mailer.rendering import template_version
     from mailer.template_review import check_templates, languages
+    from mailer.template_signoff import template_version
 
     opened = open_workspace(home)
     issues = check_templates(opened.workspace, opened.settings)

@@ -13,8 +13,8 @@ from typing import Any
 
 import icalendar
 
+from mailer.clock import AMSTERDAM
 from mailer.outbox import Outbox, State, StoredMessage, sha256_hex
-from mailer.records import AMSTERDAM
 from mailer.review import ReviewPolicy
 from mailer.summary import message_problems
 from mailer.web.texts import DECIDED, STATE_HINTS, STATE_NAMES, STATE_ORDER, problem_in_dutch
