@@ -114,9 +114,14 @@ class OutcomeRecorder:
             self._report.partial[message_id] = waiting.refused
         self._tell(SendEvent(message_id, result.outcome, result.line))
 
-    async def drain(self) -> None:
-        """Commit everything queued now and wait for it (or for the disk to fail)."""
+    def hurry(self) -> None:
+        """Commit from now on without waiting for fuller batches: nothing is left to send but
+        what is on its way, so the run's end waits only for the last few outcomes."""
         self._draining = True
         self._full.set()
+
+    async def drain(self) -> None:
+        """Commit everything queued now and wait for it (or for the disk to fail)."""
+        self.hurry()
         while self._committing is not None:
             await through_cancellation(asyncio.shield(self._committing))

@@ -175,10 +175,12 @@ async def _worker(run: _Run) -> None:
             if run.claims.ahead:
                 claimed = await run.claims.take()
                 if claimed is None:
+                    run.recorder.hurry()
                     return
             else:
                 message_id = run.claims.next_id()
                 if message_id is None:
+                    run.recorder.hurry()
                     return
                 await run.limiter.acquire()
                 if run.report.stopped is not None:  # stopped by another connection meanwhile
