@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -97,6 +98,11 @@ class _ProcessWriter(OutboxWriter):
         # Buffered output would otherwise be written a second time by the child.
         sys.stdout.flush()
         sys.stderr.flush()
+        # Everything alive now lives as long as the run. Frozen, it is left out of the garbage
+        # collections of both processes until the run ends: the child's would otherwise walk
+        # (and so copy) every page it shares with the sender, which the `gc.freeze`
+        # documentation advises against for a fork without exec.
+        gc.freeze()
         self._process = context.Process(
             target=_serve,
             args=((child_claims, child_commits), (claims, commits), writes, os.getpid()),
@@ -130,6 +136,7 @@ class _ProcessWriter(OutboxWriter):
             self._process.join()
         self._claims.connection.close()
         self._commits.connection.close()
+        gc.unfreeze()
 
 
 def _reported(write: Callable[[list[Any]], _T]) -> Callable[[list[Any]], _T]:
