@@ -125,7 +125,8 @@ def plan_send(
 
     Without `read_letters` the message files are not read: for a run that shows nobody the
     plan first (`send --yes`), since every claim checks its letter's bytes against the approval
-    anyway. Reading and hashing 5000 letters here took about a third of the plan's time.
+    anyway. Reading and hashing 5000 letters here took more than half of the plan's time
+    (0.24 against 0.11 s).
     """
     now = now or now_in_amsterdam()
     report = SendReport()
