@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 import pytest
 
 from mailer.delivery import Outcome, TransactionResult
-from mailer.outbox_writer import OutboxWriter
 from mailer.outcome_recorder import OutcomeRecorder
-from mailer.run_writes import Change, Recorded
 from mailer.send_plan import SendReport
+from tests.counting_writer import CountingWriter
 
 SENT = TransactionResult(Outcome.SENT, "250 OK")
-
-
-class CountingWriter(OutboxWriter):
-    """Stores nothing; keeps the size of each commit."""
-
-    def __init__(self) -> None:
-        self.commits: list[int] = []
-
-    async def commit(self, changes: Sequence[Change]) -> list[Recorded | str]:
-        self.commits.append(len(changes))
-        return [Recorded("sent", "sent") for _ in changes]
 
 
 @pytest.fixture(autouse=True)

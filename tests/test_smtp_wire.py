@@ -3,7 +3,6 @@ message at a real server."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 from aiosmtplib import protocol
@@ -11,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailer import smtp_wire
+from mailer.asyncio_support import run
 from mailer.config import Security, Settings
 from mailer.delivery import Outcome, deliver
 from mailer.smtp_client import connect
@@ -63,7 +63,7 @@ def test_a_message_with_leading_dots_and_lone_line_ends_arrives_as_aiosmtplib_wo
         return result.outcome
 
     with smtp_server(handler) as server:
-        assert asyncio.run(send(server.port)) == Outcome.SENT
+        assert run(send(server.port)) == Outcome.SENT  # on the loop sending uses
     assert protocol.PERIOD_REGEX is smtp_wire.PERIOD_AT_LINE_START
     [arrival] = handler.arrivals
     # The server undoes the dot-stuffing; the line ends are CRLF throughout.
