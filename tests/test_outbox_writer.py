@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import multiprocessing
+import os
 
 import pytest
 
@@ -13,7 +14,7 @@ from mailer.config import load_settings
 from mailer.delivery import Outcome, TransactionResult
 from mailer.errors import OutboxError
 from mailer.outbox import Outbox, State
-from mailer.outbox_writer import OutboxWriter, start_writer
+from mailer.outbox_writer import WRITER_NICENESS, OutboxWriter, start_writer
 from mailer.run_writes import Change, Recorded, RunWrites, ToSend
 from mailer.send_ledger import RunLedger
 from mailer.workspace import Workspace
@@ -98,3 +99,21 @@ def test_a_file_system_failure_is_one_clear_error(workspace: Workspace, writer_k
             asyncio.run(writer.claim(ids))
     finally:
         writer.close()
+
+
+def test_the_writer_process_runs_below_the_sender(workspace: Workspace) -> None:
+    ids = approved_outbox(workspace, 1)
+    sender_niceness = os.getpriority(os.PRIO_PROCESS, 0)
+    writer = start_writer(run_writes(workspace))
+    try:
+        # The child lowers its priority when it starts; a claim answered means it has.
+        taken = asyncio.run(writer.claim(ids))
+        children = multiprocessing.active_children()
+        (child,) = [p for p in children if p.name == "mailer-outbox-writer"]
+        assert child.pid is not None
+        writer_niceness = os.getpriority(os.PRIO_PROCESS, child.pid)
+    finally:
+        writer.close()
+    assert isinstance(taken[0], ToSend)
+    assert writer_niceness == min(sender_niceness + WRITER_NICENESS, 19)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == sender_niceness  # the sender keeps its own
