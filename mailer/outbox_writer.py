@@ -41,8 +41,11 @@ _CHILD_STOP_TIMEOUT = 30.0  # seconds for the child to finish its batch when the
 # ahead, outcomes wait in the run ledger) while every SMTP round trip waits for the sending
 # process, and on a machine that also runs the server, for the server too. Scheduled below
 # them, the writer takes the processor when they leave it: four-connection sends of 5000 on two
-# cores (four interleaved pairs each) took 7 % less time at 10, as at 19, and 2 % at 5. Not 19:
-# on a busy computer the writer keeps a share, so sending does not stall waiting for claims.
+# cores (four interleaved pairs each) took 7 % less time at 10, as at 19, and 2 % at 5
+# (SCHED_BATCH instead: 4 %). The price is paid when other programs keep every core busy: the
+# writer then waits for them after each fsync, and with two busy loops on the two cores the same
+# send took 21 s instead of 11 (one loop: 8.2 against 7.4 s). A real run waits for a remote
+# server far longer than for its writer, so the idle machine is the case that counts.
 WRITER_NICENESS = 10
 
 
