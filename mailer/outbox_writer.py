@@ -4,7 +4,7 @@ Claims and outcomes cost CPU: reading, checking, writing and syncing metadata fi
 threads of the sending process, that work took turns with the SMTP connections for Python's
 interpreter lock, and every turn delayed a connection. In a child process it runs beside them,
 on another core, while the connections wait for the server, and at a lower priority, so that
-it never keeps a connection waiting for the processor.
+the connections get a processor first.
 
 The child is forked when the run starts, before its event loop and connections exist, and
 serves `RunWrites` over two pipes, claims on one and outcomes on the other, a batch at a time.
