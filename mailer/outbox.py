@@ -548,8 +548,10 @@ def _changed(
     return stored.model_copy(update=update), entry
 
 
-# Messages whose last written metadata `Outbox` keeps (see `_written`): more than a send run
-# has claimed and not yet recorded (claims ahead, outcomes waiting), a few megabytes at most.
+# Messages whose last written metadata `Outbox` keeps (see `_written`), a few megabytes at most:
+# about as many as a send run has claimed and not yet recorded (up to two claim batches ahead,
+# plus outcomes waiting and being committed: some 500 when the disk lags behind four
+# connections). A message that falls out is only parsed again when its outcome is recorded.
 _REMEMBERED = 512
 _READ_CHUNK = 1 << 16  # more than a letter or its metadata: one read, then the end
 
