@@ -27,8 +27,8 @@ from statistics import median
 
 import aiosmtplib
 
-from mailer.smtp_server import free_port
-from mailer.template_signoff import sign_off
+from mailer.letters.template_signoff import sign_off
+from mailer.sending.local_server import free_port
 from mailer.workspace import init_workspace
 
 __all__ = ["main"]

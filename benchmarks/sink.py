@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 
-from mailer.smtp_server import LocalSmtpServer
+from mailer.sending.local_server import LocalSmtpServer
 
 __all__ = ["main"]
 

@@ -11,7 +11,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names as type checkers and editors see them
-    from mailer.compose import ComposedMessage, Composer
     from mailer.config import Settings, load_settings
     from mailer.errors import (
         ConfigError,
@@ -26,47 +25,48 @@ if TYPE_CHECKING:  # the names as type checkers and editors see them
         UnsafeMessage,
         WorkspaceError,
     )
-    from mailer.intake_files import read_intake_file
-    from mailer.outbox import Outbox, State, StoredMessage
-    from mailer.queueing import QueueReport, queue_file
-    from mailer.records import IntakeRecord
-    from mailer.rendering import LetterRenderer, RenderedLetter
-    from mailer.review import ReviewPolicy, approve, reject
+    from mailer.intake.files import read_intake_file
+    from mailer.intake.records import IntakeRecord
+    from mailer.letters.compose import ComposedMessage, Composer
+    from mailer.letters.rendering import LetterRenderer, RenderedLetter
+    from mailer.outbox.queueing import QueueReport, queue_file
+    from mailer.outbox.store import Outbox, State, StoredMessage
+    from mailer.review.decisions import ReviewPolicy, approve, reject
     from mailer.workspace import Workspace, find_workspace, init_workspace
 
 # Where each public name lives. They are imported on first use (PEP 562), so that a command
 # loads only what it needs: `mailer send` does not load the letter templates' libraries.
 _PUBLIC: dict[str, str] = {
-    "ComposedMessage": "mailer.compose",
-    "Composer": "mailer.compose",
+    "ComposedMessage": "mailer.letters.compose",
+    "Composer": "mailer.letters.compose",
     "ConfigError": "mailer.errors",
     "InputFileError": "mailer.errors",
-    "IntakeRecord": "mailer.records",
+    "IntakeRecord": "mailer.intake.records",
     "InvalidRecords": "mailer.errors",
-    "LetterRenderer": "mailer.rendering",
+    "LetterRenderer": "mailer.letters.rendering",
     "MailerError": "mailer.errors",
     "MessageNotFound": "mailer.errors",
-    "Outbox": "mailer.outbox",
+    "Outbox": "mailer.outbox.store",
     "OutboxError": "mailer.errors",
-    "QueueReport": "mailer.queueing",
-    "RenderedLetter": "mailer.rendering",
-    "ReviewPolicy": "mailer.review",
+    "QueueReport": "mailer.outbox.queueing",
+    "RenderedLetter": "mailer.letters.rendering",
+    "ReviewPolicy": "mailer.review.decisions",
     "RowProblem": "mailer.errors",
     "Settings": "mailer.config",
-    "State": "mailer.outbox",
-    "StoredMessage": "mailer.outbox",
+    "State": "mailer.outbox.store",
+    "StoredMessage": "mailer.outbox.store",
     "TemplateProblem": "mailer.errors",
     "TransitionNotAllowed": "mailer.errors",
     "UnsafeMessage": "mailer.errors",
     "Workspace": "mailer.workspace",
     "WorkspaceError": "mailer.errors",
-    "approve": "mailer.review",
+    "approve": "mailer.review.decisions",
     "find_workspace": "mailer.workspace",
     "init_workspace": "mailer.workspace",
     "load_settings": "mailer.config",
-    "queue_file": "mailer.queueing",
-    "read_intake_file": "mailer.intake_files",
-    "reject": "mailer.review",
+    "queue_file": "mailer.outbox.queueing",
+    "read_intake_file": "mailer.intake.files",
+    "reject": "mailer.review.decisions",
 }
 
 __all__ = [

@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from mailer.compose import Composer
 from mailer.config import Settings, load_settings
 from mailer.errors import WorkspaceError
-from mailer.intake_files import canonical_column
-from mailer.outbox import Outbox, State
-from mailer.queueing import queue_file
-from mailer.records import parse_date_as_written
-from mailer.rendering import LetterRenderer
-from mailer.review import approve, review_policy
-from mailer.sending import SendReport, send_approved
-from mailer.smtp_server import LocalSmtpServer, ReceivedMessage, read_received
-from mailer.template_signoff import sign_off
+from mailer.intake.files import canonical_column
+from mailer.intake.records import parse_date_as_written
+from mailer.letters.compose import Composer
+from mailer.letters.rendering import LetterRenderer
+from mailer.letters.template_signoff import sign_off
+from mailer.outbox.queueing import queue_file
+from mailer.outbox.store import Outbox, State
+from mailer.review.decisions import approve, review_policy
+from mailer.sending.local_server import LocalSmtpServer, ReceivedMessage, read_received
+from mailer.sending.run import SendReport, send_approved
 from mailer.workspace import Workspace, defaults_root, init_workspace
 
 __all__ = [

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailer.asyncio_support import through_cancellation
-from mailer.delivery import Outcome, TransactionResult
 from mailer.outbox_writer import OutboxWriter
 from mailer.run_writes import Change, Recorded
-from mailer.send_plan import NOT_SENT, SendEvent, SendReport
+from mailer.sending.delivery import Outcome, TransactionResult
+from mailer.sending.plan import NOT_SENT, SendEvent, SendReport
 
 __all__ = ["OutcomeRecorder"]
 

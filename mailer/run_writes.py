@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mailer.config import Settings
-from mailer.delivery import TransactionResult
 from mailer.errors import OutboxError
-from mailer.outbox import Claim, Outbox, StoredMessage, TransitionRequest
-from mailer.send_records import Claimed, claim_messages, outcome_request, release_request
+from mailer.outbox.store import Claim, Outbox, StoredMessage, TransitionRequest
+from mailer.sending.delivery import TransactionResult
+from mailer.sending.records import Claimed, claim_messages, outcome_request, release_request
 
 __all__ = ["Change", "Recorded", "RunWrites", "ToSend"]
 

@@ -27,9 +27,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from mailer.clock import now_in_amsterdam
-from mailer.delivery import Outcome, TransactionResult
 from mailer.durable import PRIVATE_FILE, private_directory
-from mailer.outbox import Claim, Outbox
+from mailer.outbox.store import Claim, Outbox
+from mailer.sending.delivery import Outcome, TransactionResult
 
 __all__ = [
     "LedgerRecord",

@@ -12,7 +12,7 @@ import pytest
 
 from mailer import asyncio_support
 from mailer.cli import main
-from mailer.intake_files import CANONICAL_COLUMNS
+from mailer.intake.files import CANONICAL_COLUMNS
 from mailer.workspace import Workspace, init_workspace
 
 # The columns a planning-system export uses, in the order this project writes them.

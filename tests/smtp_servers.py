@@ -18,14 +18,14 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from mailer.compose import Composer
 from mailer.config import load_settings
-from mailer.outbox import Outbox
-from mailer.queueing import queue_file
-from mailer.rendering import LetterRenderer
-from mailer.review import approve, review_policy
-from mailer.smtp_server import free_port
-from mailer.template_signoff import sign_off
+from mailer.letters.compose import Composer
+from mailer.letters.rendering import LetterRenderer
+from mailer.letters.template_signoff import sign_off
+from mailer.outbox.queueing import queue_file
+from mailer.outbox.store import Outbox
+from mailer.review.decisions import approve, review_policy
+from mailer.sending.local_server import free_port
 from mailer.workspace import Workspace
 from tests.conftest import intake_row, write_csv
 

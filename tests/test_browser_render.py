@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from mailer.compose import Composer
 from mailer.config import load_settings
-from mailer.rendering import LetterRenderer
-from mailer.template_review import sample_record
+from mailer.letters.compose import Composer
+from mailer.letters.rendering import LetterRenderer
+from mailer.letters.template_review import sample_record
 from mailer.workspace import Workspace
 from tests.browser_support import ARTIFACTS, CHROMIUM_ARGS
 

@@ -11,12 +11,12 @@ import pytest
 import vobject
 from icalendar import Calendar
 
-from mailer.calendar_invite import calendar_uid
 from mailer.clock import AMSTERDAM
-from mailer.compose import Composer
 from mailer.config import load_settings
-from mailer.records import IntakeRecord
-from mailer.rendering import LetterRenderer
+from mailer.intake.records import IntakeRecord
+from mailer.letters.calendar import calendar_uid
+from mailer.letters.compose import Composer
+from mailer.letters.rendering import LetterRenderer
 from mailer.workspace import Workspace
 from tests.conftest import future_date, intake_row
 

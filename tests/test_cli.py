@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer.outbox import Outbox
+from mailer.outbox.store import Outbox
 from mailer.workspace import Workspace
 from tests.conftest import intake_row, write_csv
 

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from mailer.outbox import Outbox, sha256_hex
+from mailer.outbox.store import Outbox, sha256_hex
 from mailer.workspace import Workspace
 from tests.conftest import intake_row, write_csv
 

@@ -11,8 +11,8 @@ import pytest
 from mailer.cli import main
 from mailer.demo import DEMO_MARKER, move_meetings_forward, prepare_demo_workspace
 from mailer.errors import WorkspaceError
-from mailer.outbox import Outbox, State
-from mailer.smtp_server import read_received
+from mailer.outbox.store import Outbox, State
+from mailer.sending.local_server import read_received
 from mailer.workspace import defaults_root
 
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from mailer.compose import Composer
 from mailer.config import load_settings
 from mailer.errors import TemplateProblem
-from mailer.html_email import html_problems, inline_css, remote_resources
-from mailer.records import IntakeRecord
-from mailer.rendering import LetterRenderer
+from mailer.intake.records import IntakeRecord
+from mailer.letters.compose import Composer
+from mailer.letters.html import html_problems, inline_css, remote_resources
+from mailer.letters.rendering import LetterRenderer
 from mailer.workspace import Workspace
 from tests.conftest import intake_row
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailer.errors import InputFileError
-from mailer.intake_files import CANONICAL_COLUMNS, read_intake_file
+from mailer.intake.files import CANONICAL_COLUMNS, read_intake_file
 from tests.conftest import future_date, intake_row, write_csv
 
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from mailer.compose import Composer
 from mailer.config import load_settings
-from mailer.html_email import remote_resources
-from mailer.records import IntakeRecord
-from mailer.rendering import LetterRenderer, find_placeholders
+from mailer.intake.records import IntakeRecord
+from mailer.letters.compose import Composer
+from mailer.letters.html import remote_resources
+from mailer.letters.rendering import LetterRenderer, find_placeholders
 from mailer.workspace import Workspace
 from tests.conftest import intake_row
 

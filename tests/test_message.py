@@ -11,8 +11,8 @@ import pytest
 
 from mailer.clock import AMSTERDAM
 from mailer.errors import UnsafeMessage
-from mailer.message import MessageHeaders, build_message, new_message_id, verify_message
-from mailer.rendering import RenderedLetter
+from mailer.letters.message import MessageHeaders, build_message, new_message_id, verify_message
+from mailer.letters.rendering import RenderedLetter
 
 LETTER = RenderedLetter(
     subject="Uitnodiging voor Zoë", text="Beste Ümit,\n\nTot dan!\n", html="<p>Beste Ümit,</p>"

@@ -10,11 +10,13 @@ import sys
 import pytest
 
 from mailer.clock import now_in_amsterdam
-from mailer.compose import Composer
 from mailer.config import load_settings
 from mailer.errors import MessageNotFound, TransitionNotAllowed
+from mailer.intake.records import IntakeRecord
 from mailer.journal import read_entries
-from mailer.outbox import (
+from mailer.letters.compose import Composer
+from mailer.letters.rendering import LetterRenderer
+from mailer.outbox.store import (
     ALLOWED,
     Approval,
     Outbox,
@@ -24,8 +26,6 @@ from mailer.outbox import (
     TransitionRequest,
     sha256_hex,
 )
-from mailer.records import IntakeRecord
-from mailer.rendering import LetterRenderer
 from mailer.workspace import Workspace
 from tests.conftest import intake_row
 
@@ -162,7 +162,7 @@ CLAIM_SCRIPT = """
 import sys
 from pathlib import Path
 from mailer.errors import TransitionNotAllowed
-from mailer.outbox import Outbox, State
+from mailer.outbox.store import Outbox, State
 outbox = Outbox(Path(sys.argv[1]))
 try:
     outbox.transition(
@@ -249,7 +249,7 @@ def test_a_change_sees_what_another_process_wrote_after_this_one(workspace: Work
 def test_an_outbox_remembers_a_bounded_number_of_its_writes(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("mailer.outbox._REMEMBERED", 2)
+    monkeypatch.setattr("mailer.outbox.store._REMEMBERED", 2)
     outbox = Outbox(workspace.outbox_dir)
     stored = [queue_one(workspace, id=f"PL-{n}")[1] for n in range(3)]
     outbox.transition_many([TransitionRequest(m.id, State.APPROVED, "Anna") for m in stored])

@@ -11,12 +11,12 @@ import os
 import pytest
 
 from mailer.config import load_settings
-from mailer.delivery import Outcome, TransactionResult
 from mailer.errors import OutboxError
-from mailer.outbox import Outbox, State
+from mailer.outbox.store import Outbox, State
 from mailer.outbox_writer import WRITER_NICENESS, OutboxWriter, start_writer
 from mailer.run_writes import Change, Recorded, RunWrites, ToSend
 from mailer.send_ledger import RunLedger
+from mailer.sending.delivery import Outcome, TransactionResult
 from mailer.workspace import Workspace
 from tests.smtp_servers import approved_outbox
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from mailer.delivery import Outcome, TransactionResult
 from mailer.outcome_recorder import OutcomeRecorder
-from mailer.send_plan import SendReport
+from mailer.sending.delivery import Outcome, TransactionResult
+from mailer.sending.plan import SendReport
 from tests.counting_writer import CountingWriter
 
 SENT = TransactionResult(Outcome.SENT, "250 OK")

@@ -88,12 +88,19 @@ def test_sending_loads_neither_the_letter_libraries_nor_the_address_validator() 
         [
             sys.executable,
             "-c",
-            "import sys, mailer.cli, mailer.sending; print(' '.join(sorted(sys.modules)))",
+            "import sys, mailer.cli, mailer.sending.run; print(' '.join(sorted(sys.modules)))",
         ],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    assert "mailer.sending" in loaded
-    unneeded = {"jinja2", "babel", "icalendar", "css_inline", "email_validator", "mailer.records"}
+    assert "mailer.sending.run" in loaded
+    unneeded = {
+        "jinja2",
+        "babel",
+        "icalendar",
+        "css_inline",
+        "email_validator",
+        "mailer.intake.records",
+    }
     assert unneeded.isdisjoint(loaded)

@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from mailer.compose import Composer
 from mailer.config import Settings
 from mailer.errors import MailerError
-from mailer.intake_files import CANONICAL_COLUMNS
-from mailer.records import IntakeRecord
-from mailer.rendering import LetterRenderer
-from mailer.send_records import _to_addresses
+from mailer.intake.files import CANONICAL_COLUMNS
+from mailer.intake.records import IntakeRecord
+from mailer.letters.compose import Composer
+from mailer.letters.rendering import LetterRenderer
+from mailer.sending.records import _to_addresses
 from mailer.workspace import defaults_root
 from tests.conftest import intake_row
 

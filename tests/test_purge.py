@@ -9,10 +9,10 @@ import pytest
 
 from mailer.clock import now_in_amsterdam
 from mailer.errors import OutboxError
-from mailer.outbox import Outbox, State
-from mailer.purge import purge_before
-from mailer.review import reject
-from mailer.sending import send_approved
+from mailer.outbox.purge import purge_before
+from mailer.outbox.store import Outbox, State
+from mailer.review.decisions import reject
+from mailer.sending.run import send_approved
 from mailer.workspace import Workspace
 from tests.smtp_servers import RecordingHandler, approved_outbox
 from tests.test_sending import serve  # noqa: F401  (fixture)

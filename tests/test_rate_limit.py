@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from mailer.rate_limit import RateLimiter
+from mailer.sending.rate_limit import RateLimiter
 
 
 class FakeClock:

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from mailer.clock import AMSTERDAM
-from mailer.records import IntakeRecord
+from mailer.intake.records import IntakeRecord
 from tests.conftest import intake_row
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=AMSTERDAM)

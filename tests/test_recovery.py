@@ -15,9 +15,9 @@ from typing import Any
 
 from mailer.config import load_settings
 from mailer.journal import read_entries
-from mailer.outbox import Outbox, State
+from mailer.outbox.store import Outbox, State
 from mailer.send_ledger import ledger_runs
-from mailer.sending import plan_send
+from mailer.sending.run import plan_send
 from mailer.workspace import Workspace
 from tests.smtp_servers import RecordingHandler, approved_outbox
 from tests.test_sending import serve  # noqa: F401  (fixture)
@@ -29,10 +29,10 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 DEAD_SENDER = """
 import os, sys
 from pathlib import Path
-from mailer.delivery import Outcome, TransactionResult
-from mailer.outbox import Outbox
+from mailer.sending.delivery import Outcome, TransactionResult
+from mailer.outbox.store import Outbox
 from mailer.send_ledger import RunLedger
-from mailer.send_records import Claimed, claim_messages
+from mailer.sending.records import Claimed, claim_messages
 
 outbox = Outbox(Path(sys.argv[1]))
 never_left, on_the_wire, answered, deferred = sys.argv[2:6]

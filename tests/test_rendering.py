@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mailer.errors import TemplateProblem
-from mailer.rendering import LetterRenderer, find_placeholders
-from mailer.template_signoff import template_version
+from mailer.letters.rendering import LetterRenderer, find_placeholders
+from mailer.letters.template_signoff import template_version
 
 
 def make_templates(

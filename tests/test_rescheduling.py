@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from mailer.compose import Composer
 from mailer.config import load_settings
 from mailer.errors import OutboxError
-from mailer.outbox import Outbox, State, StoredMessage
-from mailer.queueing import queue_file
-from mailer.rendering import LetterRenderer
-from mailer.rescheduling import cancel_meeting, rerender
-from mailer.review import ReviewPolicy, approve
+from mailer.letters.compose import Composer
+from mailer.letters.rendering import LetterRenderer
+from mailer.outbox.queueing import queue_file
+from mailer.outbox.rescheduling import cancel_meeting, rerender
+from mailer.outbox.store import Outbox, State, StoredMessage
+from mailer.review.decisions import ReviewPolicy, approve
 from mailer.workspace import Workspace
 from tests.conftest import intake_row, write_csv
 

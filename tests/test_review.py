@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mailer.errors import ApprovalRefused, OutboxError, TransitionNotAllowed
-from mailer.outbox import Outbox, State, StoredMessage
-from mailer.review import ReviewPolicy, approve, reject
-from mailer.summary import message_problems, message_summary
+from mailer.outbox.store import Outbox, State, StoredMessage
+from mailer.review.decisions import ReviewPolicy, approve, reject
+from mailer.review.summary import message_problems, message_summary
 from mailer.workspace import Workspace
 from tests.test_outbox import queue_one
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mailer.outbox import Outbox, State
-from mailer.smtp_server import free_port, read_received
+from mailer.outbox.store import Outbox, State
+from mailer.sending.local_server import free_port, read_received
 from mailer.workspace import Workspace
 from tests.smtp_servers import (
     PASSWORD,

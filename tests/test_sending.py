@@ -15,12 +15,12 @@ from mailer.clock import now_in_amsterdam
 from mailer.config import Settings, load_settings
 from mailer.errors import ConfigError
 from mailer.journal import read_entries
-from mailer.outbox import Claim, Outbox, State
-from mailer.rate_limit import RateLimiter
-from mailer.review import approve, review_policy
+from mailer.outbox.store import Claim, Outbox, State
+from mailer.review.decisions import approve, review_policy
 from mailer.send_ledger import ledger_runs
-from mailer.send_records import claimer_alive, resolve_unknown, retry_failed
-from mailer.sending import NOT_SENT, SendEvent, plan_send, send_approved
+from mailer.sending.rate_limit import RateLimiter
+from mailer.sending.records import claimer_alive, resolve_unknown, retry_failed
+from mailer.sending.run import NOT_SENT, SendEvent, plan_send, send_approved
 from mailer.workspace import Workspace
 from tests.smtp_servers import (
     RecordingHandler,
@@ -252,7 +252,7 @@ def test_server_down_releases_messages_without_counting_an_attempt(
 ) -> None:
     ids = approved_outbox(workspace, 3)
     settings = serve(RecordingHandler())
-    from mailer.smtp_server import free_port
+    from mailer.sending.local_server import free_port
 
     down = settings.model_copy(update={"smtp_port": free_port()})
     report = send_approved(outbox, down, connections=2)

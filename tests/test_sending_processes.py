@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer.outbox import Outbox, State
+from mailer.outbox.store import Outbox, State
 from mailer.send_ledger import ledger_runs
 from mailer.workspace import Workspace
 from tests.smtp_servers import RecordingHandler, approved_outbox, smtp_env, smtp_server

@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from mailer.asyncio_support import run
 from mailer.config import Security, Settings
 from mailer.errors import ConfigError
-from mailer.smtp_client import (
+from mailer.sending.local_server import free_port
+from mailer.sending.smtp_client import (
     SmtpCertificateError,
     SmtpConnectionError,
     SmtpLoginError,
@@ -20,7 +21,6 @@ from mailer.smtp_client import (
     connect,
     is_loopback,
 )
-from mailer.smtp_server import free_port
 from tests.smtp_servers import (
     PASSWORD,
     USER,

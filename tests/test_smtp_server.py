@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiosmtplib
 
-from mailer.smtp_server import LocalSmtpServer, read_received
+from mailer.sending.local_server import LocalSmtpServer, read_received
 
 
 def letter(subject: str) -> EmailMessage:

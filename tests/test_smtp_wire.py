@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from mailer import smtp_wire
 from mailer.asyncio_support import run
 from mailer.config import Security, Settings
-from mailer.delivery import Outcome, deliver
-from mailer.smtp_client import connect
+from mailer.sending.delivery import Outcome, deliver
+from mailer.sending.smtp_client import connect
 from tests.smtp_servers import RecordingHandler, smtp_server
 
 # Line ends, dots and text in every order: what the two passes care about.

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from mailer.outbox import Outbox, State
-from mailer.review import ReviewPolicy, approve
-from mailer.template_signoff import (
+from mailer.letters.template_signoff import (
     SIGNOFF_FILE,
     read_signoffs,
     sign_off,
     signed_versions,
     template_version,
 )
+from mailer.outbox.store import Outbox, State
+from mailer.review.decisions import ReviewPolicy, approve
 from mailer.workspace import Workspace
 from tests.conftest import intake_row, write_csv
 

@@ -22,9 +22,9 @@ from conftest import intake_row, write_csv
 from starlette.exceptions import StarletteDeprecationWarning
 
 from mailer.config import load_settings
-from mailer.outbox import Outbox, State
-from mailer.review import approve
-from mailer.template_signoff import sign_off
+from mailer.letters.template_signoff import sign_off
+from mailer.outbox.store import Outbox, State
+from mailer.review.decisions import approve
 from mailer.web import create_app
 from mailer.web.presenting import meeting_from_calendar
 from mailer.web.security import FRAME_CSP
@@ -354,7 +354,7 @@ def test_overview_shows_a_message_changed_after_approval(
 ) -> None:
     (message_id,) = queue_children(signed_workspace, run_cli, "Zoë de Vries")
     outbox = outbox_of(signed_workspace)
-    from mailer.review import review_policy
+    from mailer.review.decisions import review_policy
 
     approve(
         outbox,

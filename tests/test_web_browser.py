@@ -24,8 +24,8 @@ from conftest import intake_row, write_csv
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from mailer.config import load_settings
-from mailer.outbox import Outbox, State
-from mailer.template_signoff import sign_off
+from mailer.letters.template_signoff import sign_off
+from mailer.outbox.store import Outbox, State
 from mailer.web import ReviewServer
 from mailer.workspace import Workspace
 from tests.browser_support import ARTIFACTS, CHROMIUM_ARGS

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mailer.clock import AMSTERDAM
-from mailer.wording import format_meeting_date, format_meeting_moment, join_names
+from mailer.letters.wording import format_meeting_date, format_meeting_moment, join_names
 
 
 def test_dutch_and_english_moment_in_winter_time() -> None:

@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mailer.config import Settings, load_settings
-from mailer.outbox import Outbox
-from mailer.review import ReviewPolicy, review_policy
+from mailer.outbox.store import Outbox
+from mailer.review.decisions import ReviewPolicy, review_policy
 from mailer.workspace import Workspace, find_workspace
 
 __all__ = [

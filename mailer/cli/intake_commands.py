@@ -17,11 +17,11 @@ from mailer.cli.common import (
     print_problem,
 )
 from mailer.errors import InvalidRecords
-from mailer.outbox import StoredMessage
+from mailer.outbox.store import StoredMessage
 from mailer.workspace import init_workspace
 
 if TYPE_CHECKING:
-    from mailer.queueing import QueueReport
+    from mailer.outbox.queueing import QueueReport
 
 __all__ = ["register"]
 
@@ -107,9 +107,9 @@ def queue(
 ) -> None:
     """Validate every row of FILE, then put one invitation per child in the outbox for review."""
     # Imported here, not at the top: other commands start without the letter's libraries.
-    from mailer.compose import Composer
-    from mailer.queueing import queue_file
-    from mailer.rendering import LetterRenderer
+    from mailer.letters.compose import Composer
+    from mailer.letters.rendering import LetterRenderer
+    from mailer.outbox.queueing import queue_file
 
     opened = open_workspace(home)
     composer = Composer(opened.settings, LetterRenderer(opened.workspace.templates_dir))

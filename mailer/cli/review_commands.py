@@ -19,11 +19,11 @@ from mailer.cli.common import (
 )
 from mailer.durable import durable_write, private_directory
 from mailer.errors import MailerError
-from mailer.outbox import State, StoredMessage
-from mailer.review import ReviewPolicy
-from mailer.review import approve as approve_message
-from mailer.review import reject as reject_message
-from mailer.summary import message_problems, message_summary
+from mailer.outbox.store import State, StoredMessage
+from mailer.review.decisions import ReviewPolicy
+from mailer.review.decisions import approve as approve_message
+from mailer.review.decisions import reject as reject_message
+from mailer.review.summary import message_problems, message_summary
 
 __all__ = ["register"]
 
@@ -127,7 +127,7 @@ def show(
 ) -> None:
     """Show one message: its details and history, and the letter as parents will read it."""
     # Imported here, not at the top: other commands start without these libraries.
-    from mailer.message import letter_parts
+    from mailer.letters.message import letter_parts
 
     opened = open_workspace(home)
     message_id = opened.outbox.resolve(message)

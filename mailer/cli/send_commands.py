@@ -39,11 +39,11 @@ from mailer.clock import AMSTERDAM
 from mailer.config import Settings
 from mailer.errors import MailerError
 from mailer.journal import read_entries
-from mailer.outbox import Outbox, State
-from mailer.purge import purge_before
-from mailer.send_records import resolve_unknown, retry_failed
-from mailer.sending import plan_send
-from mailer.smtp_client import check_security, connect, tls_context
+from mailer.outbox.purge import purge_before
+from mailer.outbox.store import Outbox, State
+from mailer.sending.records import resolve_unknown, retry_failed
+from mailer.sending.run import plan_send
+from mailer.sending.smtp_client import check_security, connect, tls_context
 
 __all__ = ["register"]
 
@@ -277,7 +277,7 @@ def _show_received(messages: list[Any]) -> None:
             markup=False,
         )
     if messages:
-        from mailer.message import letter_parts  # see `demo`
+        from mailer.letters.message import letter_parts  # see `demo`
 
         text = letter_parts(messages[0].data).text
         if text is not None:
@@ -312,7 +312,7 @@ def smtp_server(
 ) -> None:
     """Run a local SMTP server on 127.0.0.1 that keeps every message in a folder (no delivery)."""
     # Imported here, not at the top: other commands start without these libraries.
-    from mailer.smtp_server import LocalSmtpServer
+    from mailer.sending.local_server import LocalSmtpServer
 
     stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):

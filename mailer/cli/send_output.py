@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mailer.cli.common import Opened, console, print_problem
 from mailer.config import Settings
-from mailer.sending import SendEvent, SendReport, send_approved
+from mailer.sending.run import SendEvent, SendReport, send_approved
 
 __all__ = [
     "STOP_SIGNALS",

@@ -9,12 +9,12 @@ import typer
 
 from mailer.cli.common import HomeOption, console, default_person, open_workspace, print_problem
 from mailer.errors import MailerError
-from mailer.outbox import State
-from mailer.template_signoff import read_signoffs, sign_off
+from mailer.letters.template_signoff import read_signoffs, sign_off
+from mailer.outbox.store import State
 
 if TYPE_CHECKING:
-    from mailer.letter_data import LetterKind
-    from mailer.rescheduling import Change
+    from mailer.letters.context import LetterKind
+    from mailer.outbox.rescheduling import Change
 
 __all__ = ["register"]
 
@@ -37,8 +37,8 @@ def _say(text: str) -> None:
 def check(home: HomeOption = None) -> None:
     """Render every template in every language with sample data and report each problem."""
     # Imported here, not at the top: other commands start without the letter's libraries.
-    from mailer.template_review import check_templates, languages
-    from mailer.template_signoff import template_version
+    from mailer.letters.template_review import check_templates, languages
+    from mailer.letters.template_signoff import template_version
 
     opened = open_workspace(home)
     issues = check_templates(opened.workspace, opened.settings)
@@ -74,7 +74,7 @@ def preview(
 ) -> None:
     """Write the letter with sample data as HTML, text and PDF, to share with the team."""
     # Imported here, not at the top: other commands start without the letter's libraries.
-    from mailer.template_review import languages, write_preview
+    from mailer.letters.template_review import languages, write_preview
 
     opened = open_workspace(home)
     available = languages(opened.workspace.templates_dir)
@@ -103,7 +103,7 @@ def approve_template(
 ) -> None:
     """Record the team's sign-off of the current template version."""
     # Imported here, not at the top: other commands start without the letter's libraries.
-    from mailer.template_review import check_templates
+    from mailer.letters.template_review import check_templates
 
     opened = open_workspace(home)
     issues = check_templates(opened.workspace, opened.settings)
@@ -151,9 +151,9 @@ def rerender_command(
 ) -> None:
     """Render messages again after the template or the configuration changed."""
     # Imported here, not at the top: other commands start without the letter's libraries.
-    from mailer.compose import Composer
-    from mailer.rendering import LetterRenderer
-    from mailer.rescheduling import rerender
+    from mailer.letters.compose import Composer
+    from mailer.letters.rendering import LetterRenderer
+    from mailer.outbox.rescheduling import rerender
 
     opened = open_workspace(home)
     if bool(ids) == all_pending:
@@ -188,9 +188,9 @@ def cancel_command(
 ) -> None:
     """Queue a cancellation of a sent invitation; like every message it waits for approval."""
     # Imported here, not at the top: other commands start without the letter's libraries.
-    from mailer.compose import Composer
-    from mailer.rendering import LetterRenderer
-    from mailer.rescheduling import cancel_meeting
+    from mailer.letters.compose import Composer
+    from mailer.letters.rendering import LetterRenderer
+    from mailer.outbox.rescheduling import cancel_meeting
 
     opened = open_workspace(home)
     composer = Composer(opened.settings, LetterRenderer(opened.workspace.templates_dir))

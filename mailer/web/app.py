@@ -1,8 +1,8 @@
 """The review page: a Starlette app over one workspace's outbox.
 
 Pages are rendered on the server with Jinja2 and use no JavaScript; every change is a POSTed form
-that goes through `mailer.web.decisions` (and so through `mailer.review`, like the CLI), followed
-by a redirect that shows the outcome once.
+that goes through `mailer.web.decisions` (and so through `mailer.review.decisions`, like the
+CLI), followed by a redirect that shows the outcome once.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from starlette.staticfiles import StaticFiles
 
 from mailer.config import Settings
 from mailer.errors import MailerError, MessageNotFound
-from mailer.message import letter_parts
-from mailer.outbox import Outbox, sha256_hex
-from mailer.review import ReviewPolicy, check_person_name, review_policy
+from mailer.letters.message import letter_parts
+from mailer.outbox.store import Outbox, sha256_hex
+from mailer.review.decisions import ReviewPolicy, check_person_name, review_policy
 from mailer.web.decisions import Outcome, approve_as_shown, reject_with_reason
 from mailer.web.presenting import (
     DECIDABLE,

@@ -1,4 +1,4 @@
-"""Approving and rejecting from the page, through `mailer.review` like the CLI, told in Dutch.
+"""Approving and rejecting from the page, through `mailer.review.decisions` as the CLI does.
 
 When the review code refuses, it names the rule that refused (`ApprovalRefused.rule`); the page
 says in Dutch what happened and what to do, without parsing the English error text.
@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailer.errors import ApprovalRefused, MailerError, MessageNotFound, TransitionNotAllowed
-from mailer.outbox import Outbox, State
-from mailer.review import ReviewPolicy, approve, reject
+from mailer.outbox.store import Outbox, State
+from mailer.review.decisions import ReviewPolicy, approve, reject
 from mailer.web.texts import MESSAGES, STATE_NAMES
 
 __all__ = ["Outcome", "approve_as_shown", "reject_with_reason"]
@@ -30,7 +30,7 @@ def _child(outbox: Outbox, message_id: str) -> str:
 
 
 def _why_refused(outbox: Outbox, message_id: str, error: MailerError) -> str:
-    """The Dutch reason for a refusal: `mailer.review` names the rule, the page words it."""
+    """The Dutch reason for a refusal: the review code names the rule, the page words it."""
     if isinstance(error, MessageNotFound):
         return MESSAGES["not_found"].format(id=message_id)
     stored = outbox.load(message_id)

@@ -14,11 +14,11 @@ from typing import Any
 import icalendar
 
 from mailer.clock import AMSTERDAM
-from mailer.outbox import Outbox, State, StoredMessage, sha256_hex
-from mailer.review import ReviewPolicy
-from mailer.summary import message_problems
+from mailer.letters.wording import format_meeting_moment
+from mailer.outbox.store import Outbox, State, StoredMessage, sha256_hex
+from mailer.review.decisions import ReviewPolicy
+from mailer.review.summary import message_problems
 from mailer.web.texts import DECIDED, STATE_HINTS, STATE_NAMES, STATE_ORDER, problem_in_dutch
-from mailer.wording import format_meeting_moment
 
 __all__ = [
     "SELECTABLE",

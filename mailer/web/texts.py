@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from mailer.outbox import State
+from mailer.outbox.store import State
 
 __all__ = [
     "DECIDED",
@@ -191,7 +191,7 @@ MESSAGES: dict[str, str] = {
     ),
 }
 
-# The core's problems (see `mailer.summary.message_problems`), in Dutch.
+# The core's problems (see `mailer.review.summary.message_problems`), in Dutch.
 _PROBLEMS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (
         re.compile(r"the message changed after it was approved"),

@@ -23,22 +23,22 @@ from mailer.asyncio_support import cancelled, through_cancellation
 from mailer.asyncio_support import run as run_loop
 from mailer.claim_pool import ClaimPool
 from mailer.config import Settings
-from mailer.delivery import Outcome, TransactionResult, deliver
 from mailer.errors import OutboxError
-from mailer.outbox import Outbox
+from mailer.outbox.store import Outbox
 from mailer.outbox_writer import start_writer
 from mailer.outcome_recorder import OutcomeRecorder
-from mailer.rate_limit import RateLimiter
 from mailer.run_writes import RunWrites, ToSend
 from mailer.send_ledger import RunLedger
-from mailer.send_plan import (
+from mailer.sending.delivery import Outcome, TransactionResult, deliver
+from mailer.sending.plan import (
     NOT_SENT,
     ProgressCallback,
     SendEvent,
     SendReport,
     plan_send,
 )
-from mailer.smtp_client import SmtpError, check_security, connect
+from mailer.sending.rate_limit import RateLimiter
+from mailer.sending.smtp_client import SmtpError, check_security, connect
 
 __all__ = [
     "NOT_SENT",

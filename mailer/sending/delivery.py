@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import aiosmtplib
 
-from mailer.smtp_client import describe_reply
+from mailer.sending.smtp_client import describe_reply
 
 __all__ = ["Outcome", "TransactionResult", "deliver", "redact_addresses"]
 

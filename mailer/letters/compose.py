@@ -11,17 +11,17 @@ from datetime import datetime
 from email.headerregistry import Address
 from typing import Any
 
-from mailer.calendar_invite import Meeting, calendar_method, calendar_uid, invitation_ics
 from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
 from mailer.errors import TemplateProblem
-from mailer.html_email import html_problems, inline_css
-from mailer.letter_data import LetterKind, calendar_texts, letter_context
-from mailer.message import CalendarPart, MessageHeaders, build_message, new_message_id
-from mailer.outbox import State, StoredMessage
-from mailer.records import IntakeRecord
-from mailer.rendering import LETTER_PARTS, LetterRenderer, RenderedLetter
-from mailer.template_signoff import template_version
+from mailer.intake.records import IntakeRecord
+from mailer.letters.calendar import Meeting, calendar_method, calendar_uid, invitation_ics
+from mailer.letters.context import LetterKind, calendar_texts, letter_context
+from mailer.letters.html import html_problems, inline_css
+from mailer.letters.message import CalendarPart, MessageHeaders, build_message, new_message_id
+from mailer.letters.rendering import LETTER_PARTS, LetterRenderer, RenderedLetter
+from mailer.letters.template_signoff import template_version
+from mailer.outbox.store import State, StoredMessage
 
 __all__ = ["ComposedMessage", "Composer"]
 

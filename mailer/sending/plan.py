@@ -11,15 +11,15 @@ from datetime import datetime
 
 from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
-from mailer.delivery import Outcome
-from mailer.outbox import Outbox, State
-from mailer.recovery import Recovery, StaleClaims
-from mailer.send_records import (
+from mailer.outbox.store import Outbox, State
+from mailer.sending.delivery import Outcome
+from mailer.sending.records import (
     NO_LONGER_APPROVED,
     TAKEN_BY_ANOTHER_SENDER,
     WAITING_TO_RETRY,
     sendable_problem,
 )
+from mailer.sending.recovery import Recovery, StaleClaims
 
 __all__ = [
     "NOT_SENT",

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
 from mailer.errors import ApprovalRefused, OutboxError
-from mailer.outbox import Approval, Outbox, Rejection, State, StoredMessage, sha256_hex
-from mailer.template_signoff import signed_versions
+from mailer.letters.template_signoff import signed_versions
+from mailer.outbox.store import Approval, Outbox, Rejection, State, StoredMessage, sha256_hex
 from mailer.text_safety import has_control_characters
 from mailer.workspace import Workspace
 

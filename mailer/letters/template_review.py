@@ -20,13 +20,13 @@ from typing import Any, get_args
 import jinja2
 from jinja2 import meta, nodes
 
-from mailer.compose import Composer
 from mailer.config import Settings
 from mailer.errors import MailerError, TemplateProblem
-from mailer.letter_data import LetterKind, letter_context
-from mailer.message import letter_parts
-from mailer.records import IntakeRecord
-from mailer.rendering import LETTER_PARTS, LetterRenderer
+from mailer.intake.records import IntakeRecord
+from mailer.letters.compose import Composer
+from mailer.letters.context import LetterKind, letter_context
+from mailer.letters.message import letter_parts
+from mailer.letters.rendering import LETTER_PARTS, LetterRenderer
 from mailer.workspace import Workspace
 
 __all__ = [

@@ -16,7 +16,7 @@ from email.message import EmailMessage, Message
 from email.utils import format_datetime, make_msgid
 
 from mailer.errors import UnsafeMessage
-from mailer.rendering import RenderedLetter
+from mailer.letters.rendering import RenderedLetter
 from mailer.text_safety import check_header_safe
 
 __all__ = [

@@ -13,8 +13,8 @@ from typing import Any
 from mailer.clock import now_in_amsterdam
 from mailer.durable import swap_path
 from mailer.journal import JournalEntry, append_entries
-from mailer.outbox import Outbox, State, StoredMessage
-from mailer.review import check_person_name
+from mailer.outbox.store import Outbox, State, StoredMessage
+from mailer.review.decisions import check_person_name
 
 __all__ = ["PURGEABLE", "finished_at", "purge_before"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from mailer.config import Settings
-from mailer.records import IntakeRecord
-from mailer.wording import (
+from mailer.intake.records import IntakeRecord
+from mailer.letters.wording import (
     format_meeting_date,
     format_meeting_moment,
     format_meeting_time,

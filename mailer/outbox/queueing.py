@@ -15,13 +15,13 @@ from datetime import datetime
 from pathlib import Path
 
 from mailer.clock import now_in_amsterdam
-from mailer.compose import Composer
 from mailer.config import Settings
 from mailer.errors import InvalidRecords, MailerError, RowProblem
-from mailer.intake_files import read_intake_file
-from mailer.outbox import Outbox, RecordAlreadyQueued, StoredMessage
-from mailer.records import IntakeRecord
-from mailer.rescheduling import queue_again
+from mailer.intake.files import read_intake_file
+from mailer.intake.records import IntakeRecord
+from mailer.letters.compose import Composer
+from mailer.outbox.rescheduling import queue_again
+from mailer.outbox.store import Outbox, RecordAlreadyQueued, StoredMessage
 
 __all__ = ["QueueReport", "queue_file", "unknown_location", "validate_file"]
 

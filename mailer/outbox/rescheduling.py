@@ -14,11 +14,11 @@ from email import message_from_bytes, policy
 from typing import Any, Literal
 
 from mailer.clock import now_in_amsterdam
-from mailer.compose import ComposedMessage, Composer
 from mailer.errors import MailerError, OutboxError
-from mailer.letter_data import LetterKind
-from mailer.outbox import Outbox, RecordAlreadyQueued, State, StoredMessage
-from mailer.records import IntakeRecord
+from mailer.intake.records import IntakeRecord
+from mailer.letters.compose import ComposedMessage, Composer
+from mailer.letters.context import LetterKind
+from mailer.outbox.store import Outbox, RecordAlreadyQueued, State, StoredMessage
 
 __all__ = [
     "Change",

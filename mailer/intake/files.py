@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from pydantic import ValidationError
 
 from mailer.errors import InputFileError, RowProblem
-from mailer.records import IntakeRecord
+from mailer.intake.records import IntakeRecord
 
 __all__ = ["RowResult", "canonical_column", "read_intake_file"]
 

@@ -17,9 +17,9 @@ from datetime import timedelta
 
 from mailer.config import Settings
 from mailer.errors import OutboxError
-from mailer.outbox import Outbox, State, StoredMessage, TransitionRequest
+from mailer.outbox.store import Outbox, State, StoredMessage, TransitionRequest
 from mailer.send_ledger import LedgerRecord, ledger_runs, read_ledger, remove_ledger
-from mailer.send_records import (
+from mailer.sending.records import (
     claimer_alive,
     outcome_request,
     release_request,

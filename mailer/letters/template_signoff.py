@@ -83,7 +83,8 @@ def signed_versions(workspace: Workspace) -> frozenset[str]:
 def sign_off(workspace: Workspace, by: str, *, version: str | None = None) -> str:
     """Record that `by` signed off the current template version (or `version`); return it."""
     by = by.strip()
-    # The same rule as for approving a message (mailer.review imports this module, not vice versa).
+    # The same rule as for approving a message (`mailer.review.decisions` imports this module,
+    # not the other way round).
     if not by or has_control_characters(by) or len(by) > 80:
         raise MailerError("--by: give the name of the person who signs off, e.g. --by 'Anna'")
     signed = version or template_version(workspace.templates_dir)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from mailer.errors import MessageNotFound
-from mailer.outbox import Outbox, State, StoredMessage
-from mailer.review import ReviewPolicy, template_signed_off
+from mailer.outbox.store import Outbox, State, StoredMessage
+from mailer.review.decisions import ReviewPolicy, template_signed_off
 
 __all__ = ["message_problems", "message_summary"]
 

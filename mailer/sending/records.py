@@ -20,9 +20,8 @@ from typing import Any
 
 from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
-from mailer.delivery import Outcome, TransactionResult, redact_addresses
 from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
-from mailer.outbox import (
+from mailer.outbox.store import (
     Attempt,
     Claim,
     Delivery,
@@ -32,7 +31,8 @@ from mailer.outbox import (
     TransitionRequest,
     sha256_hex,
 )
-from mailer.review import check_person_name
+from mailer.review.decisions import check_person_name
+from mailer.sending.delivery import Outcome, TransactionResult, redact_addresses
 
 __all__ = [
     "Claimed",

@@ -1,0 +1,1 @@
+"""Stage 3: the outbox, where every message waits as the exact bytes that will be sent."""

@@ -1,0 +1,1 @@
+"""Stage 4: a named person's decision about a message: approve or reject, and what to know first."""

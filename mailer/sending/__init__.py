@@ -1,0 +1,1 @@
+"""Stage 5: sending approved messages over SMTP, each at most once, every outcome recorded."""
