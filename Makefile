@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser-deps clean
+.PHONY: demo test lint typecheck unit browser-deps db-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: $(STAMP)
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# Debian's PostgreSQL: tests/postgres_server.py runs its own throwaway cluster with these programs
+# (on its own port, so a cluster the package starts itself, or fails to start, does not matter).
+db-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+
 lint: $(STAMP)
 	$(BIN)/ruff check mailer tests benchmarks
 	$(BIN)/ruff format --check mailer tests benchmarks
@@ -26,7 +31,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict mailer
 
-unit: $(STAMP) browser-deps
+unit: $(STAMP) browser-deps db-deps
 	$(BIN)/pytest
 
 test: lint typecheck unit

@@ -15,6 +15,9 @@ from mailer.cli import main
 from mailer.intake.files import CANONICAL_COLUMNS
 from mailer.workspace import Workspace, init_workspace
 
+# The throwaway PostgreSQL server: `postgres_server`, `postgres_url`, `make_postgres_url`.
+pytest_plugins = ["tests.postgres_server"]
+
 # The columns a planning-system export uses, in the order this project writes them.
 FIELDS = tuple(name for name in CANONICAL_COLUMNS if name != "duration_minutes")
 
