@@ -3,7 +3,8 @@
 Sources, strongest first: values passed by the caller (CLI options), `MAILER_*` environment
 variables, the workspace's `.env` file, `config/settings.toml`, and the defaults below. A value in a
 TOML section is named `<section>_<key>` (`[smtp] host` is `smtp_host`, env `MAILER_SMTP_HOST`).
-The SMTP password is a `SecretStr` and may come only from the environment or `.env`.
+The SMTP password and the OAuth client secret are `SecretStr`s and may come only from the
+environment or `.env`.
 """
 
 from __future__ import annotations
@@ -16,18 +17,39 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mailer.errors import ConfigError
 from mailer.text_safety import check_header_safe
 
-__all__ = ["Location", "Security", "Settings", "load_settings", "parse_mailbox"]
+__all__ = [
+    "Location",
+    "Provider",
+    "Security",
+    "Settings",
+    "SmtpAuth",
+    "load_settings",
+    "parse_mailbox",
+]
 
 ENV_PREFIX = "MAILER_"
 _HEADERS = HeaderRegistry()
 SETTINGS_FILE = Path("config") / "settings.toml"
+# Read only from the environment or .env, never from settings.toml (which may be shared).
+SECRET_SETTINGS = frozenset(
+    {"smtp_password", "smtp_oauth_client_secret", "smtp_oauth_certificate_password"}
+)
 
 
 class Security(StrEnum):
@@ -36,6 +58,21 @@ class Security(StrEnum):
     STARTTLS = "starttls"
     TLS = "tls"
     NONE = "none"
+
+
+class SmtpAuth(StrEnum):
+    """How `mailer` logs in to the SMTP server."""
+
+    PASSWORD = "password"  # noqa: S105 - the name of a method, not a password
+    OAUTH2 = "oauth2"  # an access token from `mailer login` (SASL XOAUTH2)
+
+
+class Provider(StrEnum):
+    """A mail provider whose sign-in service `mailer login` knows; empty for any other server."""
+
+    NONE = ""
+    MICROSOFT365 = "microsoft365"
+    GOOGLE = "google"
 
 
 class Location(BaseModel):
@@ -67,6 +104,9 @@ class Settings(BaseModel):
     reply_to: str = ""
     four_eyes: bool = False
     rate_limit: float = Field(default=0, ge=0)
+    # The shared outbox of a team: postgresql://user:password@host:5432/dbname. Empty: the
+    # workspace's own SQLite file. A secret when it holds a password (see `_flatten_toml`).
+    database_url: SecretStr = SecretStr("")
 
     organisation_name: str = "Kinderopvang"
     organisation_phone: str = ""
@@ -84,11 +124,38 @@ class Settings(BaseModel):
     # `security = "none"` is refused for a host other than this computer unless this is set.
     smtp_allow_plaintext_remote: bool = False
 
+    # OAuth 2.0 sign-in (mailer/signin/). `provider` chooses the sign-in service and makes
+    # `auth = "oauth2"` the default; host, port and security are still written out.
+    smtp_provider: Provider = Provider.NONE
+    smtp_auth: SmtpAuth = SmtpAuth.PASSWORD
+    smtp_oauth_client_id: str = ""
+    # Microsoft 365: the directory (tenant) ID or domain; "organizations" lets any work account in.
+    smtp_oauth_tenant_id: str = "organizations"
+    # Microsoft 365 with it: the unattended sender (client credentials); Google: the desktop
+    # app's client secret. Environment or .env only, like the password.
+    smtp_oauth_client_secret: SecretStr = SecretStr("")
+    # Microsoft 365: a PKCS#12 (.pfx) certificate instead of a secret, and its passphrase.
+    smtp_oauth_certificate_file: str = ""
+    smtp_oauth_certificate_password: SecretStr = SecretStr("")
+    # Where the sign-in service lives (national clouds, tests); empty for the provider's own.
+    smtp_oauth_authority: str = ""
+    # The token cache; empty: a 0600 file in the user's configuration folder.
+    smtp_oauth_cache_file: str = ""
+
     # A temporary refusal (4xx) is tried again after a delay that doubles each time.
     retry_max_attempts: int = Field(default=5, ge=1, le=100)
     retry_backoff_minutes: float = Field(default=10, ge=0)
 
     locations: dict[str, Location] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _providers_sign_in_with_oauth(cls, data: Any) -> Any:
+        # A provider preset chooses OAuth unless `auth` is given: both providers are ending
+        # password logins for SMTP.
+        if isinstance(data, Mapping) and data.get("smtp_provider") and "smtp_auth" not in data:
+            return {**data, "smtp_auth": SmtpAuth.OAUTH2}
+        return data
 
     @field_validator("sender")
     @classmethod
@@ -137,6 +204,17 @@ def _flatten_toml(data: Mapping[str, Any], source: Path) -> dict[str, Any]:
             f"{source}: the SMTP password must not be stored in settings.toml; "
             "remove it and set MAILER_SMTP_PASSWORD in the environment or in .env"
         )
+    if urlsplit(str(flat.get("database_url", ""))).password is not None:
+        raise ConfigError(
+            f"{source}: the database password must not be stored in settings.toml; remove "
+            "[database] url and set MAILER_DATABASE_URL in the environment or in .env"
+        )
+    for secret in SECRET_SETTINGS - {"smtp_password"}:
+        if secret in flat:
+            raise ConfigError(
+                f"{source}: {secret} is a secret and must not be stored in settings.toml; "
+                f"remove it and set {ENV_PREFIX}{secret.upper()} in the environment or in .env"
+            )
     return flat
 
 

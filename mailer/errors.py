@@ -17,6 +17,8 @@ __all__ = [
     "MessageNotFound",
     "OutboxError",
     "RowProblem",
+    "SignInFailed",
+    "SignInRequired",
     "TemplateProblem",
     "TransitionNotAllowed",
     "UnsafeMessage",
@@ -34,6 +36,15 @@ class WorkspaceError(MailerError):
 
 class ConfigError(MailerError):
     """The configuration (settings.toml, environment, .env) is invalid."""
+
+
+class SignInRequired(MailerError):
+    """No usable OAuth sign-in: never signed in, signed out, or the provider expired or revoked
+    it. The message ends by telling the user to run `mailer login`."""
+
+
+class SignInFailed(MailerError):
+    """The provider's sign-in service refused or could not be reached for another reason."""
 
 
 class InputFileError(MailerError):
