@@ -2,11 +2,16 @@
 
 Handlers record what arrived and can refuse recipients, refuse at DATA, drop the connection after
 DATA or answer too slowly; `trustme` makes the certificates for STARTTLS and implicit TLS.
+`XOAuth2Handler` is a Microsoft 365-like server: AUTH XOAUTH2 with tokens from a `TokenBook`, and
+no passwords (`refuse_basic_auth`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -97,6 +102,64 @@ def authenticator(
     return AuthResult(success=good, handled=False)
 
 
+# Exchange Online's answers to a password login since Basic authentication ended, and to a
+# token it does not accept (expired, revoked, for another mailbox, or without SMTP.Send).
+BASIC_AUTH_REFUSED = "550 5.7.30 Basic authentication is not supported for Client Submission"
+TOKEN_REFUSED = "535 5.7.3 Authentication unsuccessful"
+GOOGLE_TOKEN_REFUSED = "535 5.7.8 Username and Password not accepted"
+
+
+def refuse_basic_auth(
+    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+) -> AuthResult:
+    """The `authenticator` of a server that takes no passwords (AUTH PLAIN and LOGIN)."""
+    return AuthResult(success=False, handled=False, message=BASIC_AUTH_REFUSED)
+
+
+@dataclass
+class TokenBook:
+    """The access tokens a sign-in service issued, and for which mailbox."""
+
+    valid: dict[str, str] = field(default_factory=dict)
+
+    def expire(self, token: str) -> None:
+        self.valid.pop(token, None)
+
+
+@dataclass
+class XOAuth2Handler(RecordingHandler):
+    """A RecordingHandler that also speaks AUTH XOAUTH2 (aiosmtpd calls `auth_<MECHANISM>` on
+    the handler). `google_style` answers a bad token as Gmail does: a 334 challenge with a JSON
+    error first, then 535 after the client's empty line."""
+
+    tokens: TokenBook = field(default_factory=TokenBook)
+    google_style: bool = False
+    logins: list[tuple[str, str, bool]] = field(default_factory=list)  # (user, token, accepted)
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:  # noqa: N802
+        if len(args) == 2:
+            encoded: Any = args[1].encode()
+        else:
+            encoded = await server.challenge_auth("", encode_to_b64=False)
+        try:
+            blob = base64.b64decode(encoded, validate=True) if len(args) == 2 else encoded
+            user_part, auth_part, *_ = blob.decode().split("\x01")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Bad XOAUTH2")
+        user = user_part.removeprefix("user=")
+        token = auth_part.removeprefix("auth=Bearer ")
+        accepted = self.tokens.valid.get(token) == user
+        self.logins.append((user, token, accepted))
+        if accepted:
+            return AuthResult(success=True, auth_data=user)
+        if self.google_style:
+            error = {"status": "400", "schemes": "Bearer", "scope": "https://mail.google.com/"}
+            challenge = base64.b64encode(json.dumps(error).encode()).decode()
+            await server.challenge_auth(challenge, encode_to_b64=False)
+            return AuthResult(success=False, handled=False, message=GOOGLE_TOKEN_REFUSED)
+        return AuthResult(success=False, handled=False, message=TOKEN_REFUSED)
+
+
 @dataclass
 class Certificates:
     ca: Any
@@ -124,6 +187,17 @@ def smtp_server(handler: Any, **options: Any) -> Iterator[Controller]:
         yield controller
     finally:
         controller.stop()
+
+
+def xoauth2_server(certificates: Certificates, handler: XOAuth2Handler) -> Any:
+    """A running STARTTLS server (port 587 style) that takes tokens only, as Exchange Online."""
+    return smtp_server(
+        handler,
+        tls_context=certificates.server_context(),
+        require_starttls=True,
+        authenticator=refuse_basic_auth,
+        auth_require_tls=True,
+    )
 
 
 def smtp_env(controller: Controller, **extra: str) -> dict[str, str]:

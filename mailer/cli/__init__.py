@@ -14,6 +14,7 @@ from mailer.cli import (
     intake_commands,
     review_commands,
     send_commands,
+    signin_commands,
     template_commands,
     web_command,
 )
@@ -31,7 +32,14 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-for module in (intake_commands, review_commands, send_commands, template_commands, web_command):
+for module in (
+    intake_commands,
+    review_commands,
+    send_commands,
+    signin_commands,
+    template_commands,
+    web_command,
+):
     module.register(app)
 
 

@@ -36,7 +36,7 @@ from mailer.cli.send_output import (
     stop_signals_interrupt,
 )
 from mailer.clock import AMSTERDAM
-from mailer.config import Settings
+from mailer.config import Settings, SmtpAuth
 from mailer.errors import MailerError
 from mailer.journal import read_entries
 from mailer.outbox.purge import purge_before
@@ -44,6 +44,7 @@ from mailer.outbox.store import Outbox, State
 from mailer.sending.records import resolve_unknown, retry_failed
 from mailer.sending.run import plan_send
 from mailer.sending.smtp_client import check_security, connect, tls_context
+from mailer.signin import describe_login
 
 __all__ = ["register"]
 
@@ -117,17 +118,20 @@ def check(
     settings = opened.settings
     check_security(settings)
     tls_context(settings)
-    password = "set" if settings.smtp_password.get_secret_value() else "not set"
+    if settings.smtp_auth == SmtpAuth.OAUTH2:
+        login = f"login {describe_login(settings)}"
+    else:
+        login = "password " + ("set" if settings.smtp_password.get_secret_value() else "not set")
     console.print(
-        f"Configuration OK: sender {settings.sender}, server {server_line(settings)}, "
-        f"password {password}.",
+        f"Configuration OK: sender {settings.sender}, server {server_line(settings)}, {login}.",
         markup=False,
     )
     if smtp:
         run_loop(_try_login(settings))
         console.print(
             f"Connected to {settings.smtp_host}:{settings.smtp_port}"
-            f"{' and logged in' if settings.smtp_username else ''}; nothing was sent.",
+            f"{' and logged in' if settings.smtp_username else ''}; nothing was sent. "
+            f"Login: {describe_login(settings)}.",
             markup=False,
         )
 

@@ -2,7 +2,8 @@
 
 TLS is always asked for explicitly (aiosmtplib's default silently stays plaintext when the server
 offers no STARTTLS), certificates are verified (with an extra CA from `smtp_ca_file` if given), and
-the password never appears in any error text.
+the password never appears in any error text. With `auth = "oauth2"` the login is SASL XOAUTH2
+with an access token from `mailer.signin`, and a token is never sent unencrypted off this computer.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 import aiosmtplib
 
 from mailer import smtp_wire
-from mailer.config import Security, Settings
-from mailer.errors import ConfigError, MailerError
+from mailer.config import Security, Settings, SmtpAuth
+from mailer.errors import ConfigError, MailerError, SignInFailed, SignInRequired
+from mailer.signin import access_token, check_oauth_settings
 
 __all__ = [
     "SmtpCertificateError",
@@ -47,7 +49,15 @@ class SmtpCertificateError(SmtpError):
 
 
 class SmtpLoginError(SmtpError):
-    """The server refused the user name and password (or offers no login)."""
+    """The server refused the user name and password or the token (or offers no login), or no
+    token could be had."""
+
+
+# Microsoft 365: "550 5.7.30 Basic authentication is not supported for Client Submission" and
+# "535 5.7.139 Authentication unsuccessful, basic authentication is disabled"; Google:
+# "534 5.7.9 Application-specific password required" (and 535 5.7.8 for a refused password).
+PASSWORDS_REFUSED = ("5.7.30", "5.7.139", "5.7.9")
+OAUTH_HINT = 'set auth = "oauth2" under [smtp] (MAILER_SMTP_AUTH) and run `mailer login`'
 
 
 def is_loopback(host: str) -> bool:
@@ -67,7 +77,16 @@ def check_security(settings: Settings) -> None:
     Plaintext to another computer needs explicit permission; a CA file that cannot be read is
     found here rather than when the first connection opens.
     """
-    if settings.smtp_username and not settings.smtp_password.get_secret_value():
+    oauth = settings.smtp_auth == SmtpAuth.OAUTH2
+    check_oauth_settings(settings)
+    if oauth and settings.smtp_security == Security.NONE and not is_loopback(settings.smtp_host):
+        # Unlike a password, never allowed: a token would be readable on the way.
+        raise ConfigError(
+            f"smtp security 'none' would send the sign-in token unencrypted to "
+            f"{settings.smtp_host}; use 'starttls' (port 587) or 'tls' (port 465) "
+            "(MAILER_SMTP_SECURITY)"
+        )
+    if not oauth and settings.smtp_username and not settings.smtp_password.get_secret_value():
         raise ConfigError(
             f"smtp_username is {settings.smtp_username!r} but no password is set; "
             "set MAILER_SMTP_PASSWORD in the environment or in the workspace's .env"
@@ -131,6 +150,10 @@ def _client(settings: Settings) -> aiosmtplib.SMTP:
 
 
 def _wrap(error: BaseException, where: _Where, settings: Settings) -> SmtpError:
+    if isinstance(error, SmtpError):  # already one line, with host:port
+        return error
+    if isinstance(error, SignInRequired | SignInFailed):
+        return SmtpLoginError(str(error))
     if isinstance(error, MailerError):  # a configuration problem found while connecting
         return SmtpConnectionError(str(error))
     if isinstance(error, UnicodeError):  # the IDNA codec refuses the name (`a..example`)
@@ -144,11 +167,7 @@ def _wrap(error: BaseException, where: _Where, settings: Settings) -> SmtpError:
             "MAILER_SMTP_HOST, or set MAILER_SMTP_CA_FILE to your organisation's CA certificate"
         )
     if isinstance(error, aiosmtplib.SMTPAuthenticationError):
-        reply = scrub(describe_reply(error.code, error.message), settings)
-        return SmtpLoginError(
-            f"{where}: login as {settings.smtp_username!r} refused ({reply}); check "
-            "MAILER_SMTP_USERNAME and MAILER_SMTP_PASSWORD"
-        )
+        return _login_refused(error, where, settings)
     if isinstance(error, aiosmtplib.SMTPNotSupported):
         return SmtpConnectionError(
             f"{where}: {scrub(str(error), settings)}; check MAILER_SMTP_SECURITY "
@@ -176,6 +195,48 @@ def _wrap(error: BaseException, where: _Where, settings: Settings) -> SmtpError:
     )
 
 
+def _login_refused(
+    error: aiosmtplib.SMTPAuthenticationError, where: _Where, settings: Settings
+) -> SmtpLoginError:
+    """The way out depends on what was refused: a token (sign in again), a password the
+    provider no longer takes (switch to OAuth), or perhaps just a wrong password."""
+    reply = scrub(describe_reply(error.code, error.message), settings)
+    who = f"login as {settings.smtp_username!r}"
+    if settings.smtp_auth == SmtpAuth.OAUTH2:
+        return SmtpLoginError(
+            f"{where}: {who} with a sign-in token refused ({reply}); the sign-in has expired, "
+            "was revoked or lacks the SMTP.Send permission: run `mailer login`"
+        )
+    if any(code in reply for code in PASSWORDS_REFUSED):
+        return SmtpLoginError(
+            f"{where}: {who} refused ({reply}); the provider no longer accepts passwords: "
+            f"{OAUTH_HINT}"
+        )
+    return SmtpLoginError(
+        f"{where}: {who} refused ({reply}); check MAILER_SMTP_USERNAME and MAILER_SMTP_PASSWORD, "
+        f"or, if your provider (Microsoft 365, Google) no longer accepts passwords, {OAUTH_HINT}"
+    )
+
+
+async def _log_in(client: aiosmtplib.SMTP, settings: Settings) -> None:
+    if settings.smtp_auth == SmtpAuth.OAUTH2:
+        # aiosmtplib's `login` would try PLAIN/LOGIN with the token; XOAUTH2 only, and only
+        # when offered, so that a server without it gets a clear line instead of a 5xx.
+        if client.is_ehlo_or_helo_needed:  # after STARTTLS the server is asked again
+            await client.ehlo()
+        if "xoauth2" not in client.server_auth_methods:
+            raise SmtpLoginError(
+                f"{settings.smtp_host}:{settings.smtp_port}: the server offers no OAuth login "
+                '(AUTH XOAUTH2); check MAILER_SMTP_HOST, or set auth = "password"'
+            )
+        # The token may need a round trip to the provider: off the event loop, which other
+        # connections of the run share.
+        token = await asyncio.to_thread(access_token, settings)
+        await client.auth_xoauth2(settings.smtp_username, token)
+    elif settings.smtp_username:
+        await client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+
+
 async def connect(settings: Settings) -> aiosmtplib.SMTP:
     """An open, logged-in connection, or one `SmtpError` line saying what to fix.
 
@@ -189,8 +250,7 @@ async def connect(settings: Settings) -> aiosmtplib.SMTP:
         check_security(settings)
         client = _client(settings)
         await client.connect()
-        if settings.smtp_username:
-            await client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+        await _log_in(client, settings)
     except Exception as error:  # every cause is named in `_wrap`'s one line
         if client is not None:
             await _hang_up(client)
