@@ -121,7 +121,7 @@ def run_demo(
     else:
         say(f"The example meetings lie more than a week ahead; copied unchanged to {intakes.name}.")
     settings = load_settings(workspace.root)
-    outbox = Outbox(workspace.outbox_dir)
+    outbox = Outbox.of_workspace(workspace, settings)
     composer = Composer(settings, LetterRenderer(workspace.templates_dir))
     queued = queue_file(intakes, outbox, composer, DEMO_PERSON)
     say(f"Queued {queued.queued_count} invitation(s); nothing is sent before approval:")

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from mailer import asyncio_support
 from mailer.cli import main
+from mailer.config import load_settings
 from mailer.intake.files import CANONICAL_COLUMNS
+from mailer.outbox.database import database_url, open_engine, upgrade_schema
+from mailer.outbox.store import Outbox
 from mailer.workspace import Workspace, init_workspace
 
 # The throwaway PostgreSQL server: `postgres_server`, `postgres_url`, `make_postgres_url`.
@@ -79,12 +81,28 @@ def run_cli(
     return run
 
 
-@pytest.fixture(params=["uvloop", "standard loop"])
-def either_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test on uvloop, which sending uses where it is installed (it is here), and on the
-    standard loop that takes its place where uvloop is not built."""
-    if request.param == "standard loop":
-        monkeypatch.setattr(asyncio_support, "LOOP_FACTORY", None)
+def prepare_postgres_outbox(url: str) -> None:
+    """What an administrator does once for a team's database: `mailer db upgrade`."""
+    engine = open_engine(database_url(Path(), url), check_schema=False)
+    try:
+        upgrade_schema(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def outbox_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test on the workspace's own SQLite file, and again on a PostgreSQL server that
+    the tests start (`MAILER_DATABASE_URL`, which subprocesses inherit)."""
+    if request.param == "postgresql":
+        url = str(request.getfixturevalue("postgres_url"))
+        prepare_postgres_outbox(url)
+        monkeypatch.setenv("MAILER_DATABASE_URL", url)
     else:
-        assert asyncio_support.LOOP_FACTORY is not None, "uvloop is a dependency on this system"
+        monkeypatch.delenv("MAILER_DATABASE_URL", raising=False)
     return str(request.param)
+
+
+def open_outbox(workspace: Workspace) -> Outbox:
+    """The workspace's outbox as its commands open it (the configured database, if any)."""
+    return Outbox.of_workspace(workspace, load_settings(workspace.root))

@@ -226,7 +226,7 @@ def approved_outbox(
         rows.append(row)
     source = write_csv(workspace.root / "intakes.csv", rows)
     settings = load_settings(workspace.root)
-    outbox = Outbox(workspace.outbox_dir)
+    outbox = Outbox.of_workspace(workspace, settings)
     composer = Composer(settings, LetterRenderer(workspace.templates_dir))
     report = queue_file(source, outbox, composer, "coach")
     sign_off(workspace, "team")

@@ -15,6 +15,7 @@ import pytest
 from mailer.outbox.store import Outbox
 from mailer.workspace import Workspace
 from tests.conftest import intake_row, write_csv
+from tests.tampering import damage_metadata, overwrite_stored_bytes
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -180,8 +181,9 @@ def test_changed_message_after_approval_shows_why(
     queue_rows(run_cli, tmp_path, intake_row())
     [message] = listed(run_cli)
     run_cli("approve", str(message["id"]), "--by", "Anna", "--unsigned-template")
-    eml = Outbox(workspace.outbox_dir).eml_path(str(message["id"]))
-    eml.write_bytes(eml.read_bytes().replace(b"Dolfijnen", b"Zeepaardjes"))
+    outbox = Outbox(workspace.outbox_dir)
+    data = outbox.read_bytes(str(message["id"]))
+    overwrite_stored_bytes(outbox, str(message["id"]), data.replace(b"Dolfijnen", b"Zeepaardjes"))
     [after] = listed(run_cli)
     assert "changed after it was approved" in " ".join(after["problems"])  # type: ignore[arg-type]
     _code, out, _ = run_cli("list")
@@ -274,13 +276,14 @@ def test_python_dash_m_runs_the_same_cli(workspace: Workspace) -> None:
 def test_list_names_a_damaged_file_and_exits_1(
     tmp_path: Path, run_cli: Run, workspace: Workspace
 ) -> None:
-    queue_rows(run_cli, tmp_path, intake_row())
-    (workspace.outbox_dir / "messages" / "zzzzzzzz.json").write_text("{", encoding="utf-8")
+    queue_rows(run_cli, tmp_path, intake_row(), intake_row(id="PL-2", child_name="Daan"))
+    [first] = [message for message in listed(run_cli) if message["child_name"] == "Zoë de Vries"]
+    damage_metadata(Outbox(workspace.outbox_dir), str(first["id"]))
     code, out, err = run_cli("list")
     assert code == 1
-    assert "zzzzzzzz.json: this outbox file is damaged" in err
+    assert f"{first['id']}: the outbox's record of this message is damaged" in err
     assert "Traceback" not in err
-    assert "Zoë de Vries" in out
+    assert "Daan" in out
 
 
 def test_unknown_location_is_a_row_problem_with_a_suggestion(tmp_path: Path, run_cli: Run) -> None:

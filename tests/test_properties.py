@@ -17,7 +17,7 @@ from mailer.intake.files import CANONICAL_COLUMNS
 from mailer.intake.records import IntakeRecord
 from mailer.letters.compose import Composer
 from mailer.letters.rendering import LetterRenderer
-from mailer.sending.records import _to_addresses
+from mailer.sending.claims import to_addresses
 from mailer.workspace import defaults_root
 from tests.conftest import intake_row
 
@@ -78,7 +78,7 @@ def test_any_text_in_any_field_is_validated_or_refused_never_crashes(
     assert sorted(parsed.keys()) == sorted(EXPECTED_HEADERS)
     assert [a.addr_spec for a in parsed["To"].addresses] == [p.email for p in record.parents]
     # The quick To reader a sender uses at every claim agrees with the email package.
-    assert _to_addresses(data) == [p.email for p in record.parents]
+    assert to_addresses(data) == [p.email for p in record.parents]
 
 
 @settings(max_examples=100, deadline=None)

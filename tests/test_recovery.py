@@ -1,140 +1,126 @@
-"""What the next sender does with the messages of a sender that died: each one recorded from the
-dead sender's run ledger, given back when it surely never left, or `unknown`.
-
-The dead sender is a real process: it claims messages, writes its ledger as `mailer send` does,
-and ends without cleaning up (as after SIGKILL, its files stay as they were written).
-"""
+"""Messages left `sending` by a sender that died: given back when DATA never began, `unknown`
+when it had; a claim from another computer is honoured until its lease runs out."""
 
 from __future__ import annotations
 
-import json
+import os
 import subprocess
 import sys
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
-from mailer.config import load_settings
-from mailer.journal import read_entries
+import pytest
+
+from mailer.clock import now_in_amsterdam
 from mailer.outbox.store import Outbox, State
-from mailer.send_ledger import ledger_runs
+from mailer.sending.claims import claim_message, mark_handing_over, new_claim
 from mailer.sending.run import plan_send
 from mailer.workspace import Workspace
+from tests.conftest import open_outbox
 from tests.smtp_servers import RecordingHandler, approved_outbox
 from tests.test_sending import serve  # noqa: F401  (fixture)
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.usefixtures("outbox_engine")
 
-# Claims every given message, writes what a sender writes for each scenario, then dies at once
-# (os._exit: no clean-up, no flushing beyond what was written).
+# A sender that claims two messages, begins handing the second over, and dies on the spot
+# (no `finally`, no exit handlers): what SIGKILL or a crash leaves behind.
 DEAD_SENDER = """
 import os, sys
 from pathlib import Path
-from mailer.sending.delivery import Outcome, TransactionResult
+from mailer.config import load_settings
 from mailer.outbox.store import Outbox
-from mailer.send_ledger import RunLedger
-from mailer.sending.records import Claimed, claim_messages
-
-outbox = Outbox(Path(sys.argv[1]))
-never_left, on_the_wire, answered, deferred = sys.argv[2:6]
-ledger = RunLedger(outbox)
-claimed = claim_messages(outbox, sys.argv[2:6], "dead sender", ledger.claim)
-assert all(isinstance(c, Claimed) for c in claimed), claimed
-ledger.handing_over(on_the_wire)
-ledger.handing_over(answered)
-ledger.outcome(answered, TransactionResult(Outcome.SENT, "250 2.0.0 Ok: queued as 4711"))
-ledger.handing_over(deferred)
-ledger.outcome(deferred, TransactionResult(Outcome.DEFERRED, "451 4.3.0 try again later"))
-os._exit(0)
+from mailer.sending.claims import claim_message, mark_handing_over, new_claim
+from mailer.workspace import find_workspace
+workspace = find_workspace(Path(sys.argv[1]))
+outbox = Outbox.of_workspace(workspace, load_settings(workspace.root))
+never_left = claim_message(outbox, sys.argv[2], "dead sender", new_claim())
+on_the_wire = claim_message(outbox, sys.argv[3], "dead sender", new_claim())
+assert mark_handing_over(outbox, on_the_wire) is not None
+os._exit(9)
 """
 
 
-def die_while_sending(outbox: Outbox, ids: list[str]) -> None:
-    subprocess.run(
-        [sys.executable, "-c", DEAD_SENDER, str(outbox.directory), *ids],
-        cwd=REPOSITORY,
-        check=True,
+def die_while_sending(workspace: Workspace, never_left: str, on_the_wire: str) -> None:
+    process = subprocess.run(
+        [sys.executable, "-c", DEAD_SENDER, str(workspace.root), never_left, on_the_wire],
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
         timeout=60,
+        check=False,
     )
+    assert process.returncode == 9, process.stderr
 
 
-def test_a_dead_senders_ledger_says_what_became_of_each_message(workspace: Workspace) -> None:
-    never_left, on_the_wire, answered, deferred = approved_outbox(workspace, 4)
-    outbox = Outbox(workspace.outbox_dir)
-    die_while_sending(outbox, [never_left, on_the_wire, answered, deferred])
-    assert {outbox.load(i).state for i in (never_left, on_the_wire, answered)} == {State.SENDING}
-
-    plan = plan_send(outbox, recover_as="next sender", settings=load_settings(workspace.root))
-
-    # Never handed over, same boot: it never left, so this run sends it.
+def test_a_dead_senders_messages_are_given_back_or_marked_unknown(workspace: Workspace) -> None:
+    never_left, on_the_wire, untouched = approved_outbox(workspace, 3)
+    die_while_sending(workspace, never_left, on_the_wire)
+    outbox = open_outbox(workspace)
+    assert {outbox.load(i).state for i in (never_left, on_the_wire)} == {State.SENDING}
+    plan = plan_send(outbox, recover_as="next sender")
     assert plan.recovery.given_back == [never_left]
-    assert outbox.load(never_left).state == State.APPROVED
-    # DATA began and no answer was written: it may have arrived; a person decides.
     assert plan.recovered == [on_the_wire]
-    assert outbox.load(on_the_wire).state == State.UNKNOWN
-    # The server's answers were in the ledger: recorded as if the dead sender had done it.
-    assert plan.recovery.recorded == {answered: "sent", deferred: "deferred"}
-    sent = outbox.load(answered)
-    assert sent.state == State.SENT and sent.delivery is not None
-    assert sent.delivery.reply == "250 2.0.0 Ok: queued as 4711"
-    retry = outbox.load(deferred)
-    assert retry.state == State.APPROVED and retry.next_attempt_at is not None
-    assert [attempt.outcome for attempt in retry.attempts] == ["deferred"]
-    # Only the message given back can go now; the deferred one waits for its retry time.
-    assert plan.planned == [never_left]
-    # Nothing refers to the dead run any more: its ledger is gone.
-    assert list(ledger_runs(outbox)) == []
-    notes = [entry.note for entry in read_entries(outbox.journal_path, never_left)]
+    assert plan.planned == [never_left, untouched]
+    assert outbox.load(never_left).state == State.APPROVED
+    unknown = outbox.load(on_the_wire)
+    assert unknown.state == State.UNKNOWN and unknown.claim is None
+    assert "it may or may not have arrived" in (unknown.last_error or "")
+    notes = [entry.note for entry in outbox.journal(never_left)]
     assert notes[-1] == "not sent: the run stopped before this message"
 
 
-def test_after_a_restart_of_the_computer_only_written_answers_count(
-    workspace: Workspace,
-) -> None:
-    never_left, on_the_wire, answered, deferred = approved_outbox(workspace, 4)
-    outbox = Outbox(workspace.outbox_dir)
-    die_while_sending(outbox, [never_left, on_the_wire, answered, deferred])
-    # A restart empties the page cache, so missing lines prove nothing: make the ledger say it
-    # was written during another boot of this computer.
-    (run,) = ledger_runs(outbox)
-    path = outbox.directory / "runs" / f"{run}.jsonl"
-    lines = path.read_text(encoding="utf-8").splitlines()
-    header = json.loads(lines[0])
-    header["claim"]["boot_id"] = "an-earlier-boot"
-    path.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n", encoding="utf-8")
-
-    plan = plan_send(outbox, recover_as="next sender", settings=load_settings(workspace.root))
-
-    assert sorted(plan.recovered) == sorted([never_left, on_the_wire])
-    assert plan.recovery.given_back == []
-    assert plan.recovery.recorded == {answered: "sent", deferred: "deferred"}
-    assert plan.planned == []
-
-
-def test_without_a_ledger_every_message_of_a_dead_sender_is_unknown(
-    workspace: Workspace,
-) -> None:
-    ids = approved_outbox(workspace, 4)
-    outbox = Outbox(workspace.outbox_dir)
-    die_while_sending(outbox, ids)
-    for run in ledger_runs(outbox):
-        (outbox.directory / "runs" / f"{run}.jsonl").unlink()
-
-    plan = plan_send(outbox, recover_as="next sender", settings=load_settings(workspace.root))
-
-    assert sorted(plan.recovered) == sorted(ids)
-    assert {outbox.load(message_id).state for message_id in ids} == {State.UNKNOWN}
-
-
-def test_a_dry_run_recovers_nothing_and_keeps_the_ledger(workspace: Workspace) -> None:
-    ids = approved_outbox(workspace, 4)
-    outbox = Outbox(workspace.outbox_dir)
-    die_while_sending(outbox, ids)
-
+def test_a_dry_run_recovers_nothing(workspace: Workspace) -> None:
+    never_left, on_the_wire = approved_outbox(workspace, 2)
+    die_while_sending(workspace, never_left, on_the_wire)
+    outbox = open_outbox(workspace)
     plan = plan_send(outbox)
-
     assert plan.recovered == [] and plan.recovery.given_back == []
-    assert {outbox.load(message_id).state for message_id in ids} == {State.SENDING}
-    assert len(list(ledger_runs(outbox))) == 1
+    assert {outbox.load(i).state for i in (never_left, on_the_wire)} == {State.SENDING}
+
+
+def test_a_live_senders_claim_is_left_alone(workspace: Workspace) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    outbox = open_outbox(workspace)
+    claimed = claim_message(outbox, message_id, "this process", new_claim())
+    assert not isinstance(claimed, str)
+    plan = plan_send(outbox, recover_as="another run")
+    assert plan.recovered == [] and plan.planned == []
+    assert outbox.load(message_id).state == State.SENDING
+
+
+def claim_from_another_computer(outbox: Outbox, message_id: str, lease_left: timedelta) -> None:
+    elsewhere = new_claim().model_copy(
+        update={"host": "another-computer", "lease_until": now_in_amsterdam() + lease_left}
+    )
+    outbox.transition(message_id, State.SENDING, by="x", change=lambda _: {"claim": elsewhere})
+
+
+def test_another_computers_claim_holds_until_its_lease_runs_out(workspace: Workspace) -> None:
+    fresh, expired = approved_outbox(workspace, 2)
+    outbox = open_outbox(workspace)
+    claim_from_another_computer(outbox, fresh, timedelta(minutes=5))
+    claim_from_another_computer(outbox, expired, -timedelta(seconds=1))
+    plan = plan_send(outbox, recover_as="next sender")
+    assert plan.recovery.given_back == [expired]
+    assert outbox.load(fresh).state == State.SENDING
+
+
+def test_a_mark_is_refused_once_another_sender_took_the_message_over(
+    workspace: Workspace,
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    outbox = open_outbox(workspace)
+    slow = claim_message(outbox, message_id, "slow sender", new_claim())
+    assert not isinstance(slow, str)
+    # Its lease ran out (a laptop that slept); another sender recovered and claimed it.
+    outbox.transition(
+        message_id,
+        State.APPROVED,
+        by="recovery",
+        change=lambda _: {"claim": None},
+    )
+    assert not isinstance(claim_message(outbox, message_id, "other", new_claim()), str)
+    assert mark_handing_over(outbox, slow) is None
 
 
 def test_send_says_what_it_took_over_from_a_dead_sender(
@@ -142,10 +128,8 @@ def test_send_says_what_it_took_over_from_a_dead_sender(
     run_cli: Any,
     serve: Any,  # noqa: F811
 ) -> None:
-    ids = approved_outbox(workspace, 4)
-    never_left, on_the_wire, answered, _ = ids
-    outbox = Outbox(workspace.outbox_dir)
-    die_while_sending(outbox, ids)
+    never_left, on_the_wire = approved_outbox(workspace, 2)
+    die_while_sending(workspace, never_left, on_the_wire)
     handler = RecordingHandler()
     serve(handler)
 
@@ -153,8 +137,7 @@ def test_send_says_what_it_took_over_from_a_dead_sender(
 
     assert code == 1, (out, err)  # an unknown message needs a person
     assert "1 message(s) an earlier sender had claimed but not yet handed over" in out
-    assert "2 outcome(s) an earlier sender received but had not yet stored" in out
     assert f"{on_the_wire}: its sender stopped while sending; it is now unknown" in out + err
     assert "1 sent" in out
+    outbox = open_outbox(workspace)
     assert len(handler.arrivals) == 1 and outbox.load(never_left).state == State.SENT
-    assert outbox.load(answered).state == State.SENT

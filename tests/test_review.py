@@ -9,6 +9,7 @@ from mailer.outbox.store import Outbox, State, StoredMessage
 from mailer.review.decisions import ReviewPolicy, approve, reject
 from mailer.review.summary import message_problems, message_summary
 from mailer.workspace import Workspace
+from tests.tampering import overwrite_stored_bytes
 from tests.test_outbox import queue_one
 
 OPEN = ReviewPolicy()
@@ -36,8 +37,8 @@ def test_bytes_changed_after_approval_make_the_approval_void_until_approved_agai
 ) -> None:
     outbox, stored = queued
     approve(outbox, stored.id, "Anna", OPEN)
-    path = outbox.eml_path(stored.id)
-    path.write_bytes(path.read_bytes().replace(b"Dolfijnen", b"Zeepaardjes"))
+    changed = outbox.read_bytes(stored.id).replace(b"Dolfijnen", b"Zeepaardjes")
+    overwrite_stored_bytes(outbox, stored.id, changed)
     problems = message_problems(outbox, outbox.load(stored.id), OPEN)
     assert problems == ["the message changed after it was approved; review and approve it again"]
     again = approve(outbox, stored.id, "Anna", OPEN)
@@ -61,8 +62,7 @@ def test_four_eyes_refuses_the_person_who_queued(queued: tuple[Outbox, StoredMes
 
 def test_a_stale_view_cannot_approve(queued: tuple[Outbox, StoredMessage]) -> None:
     outbox, stored = queued
-    path = outbox.eml_path(stored.id)
-    path.write_bytes(path.read_bytes() + b"\r\n")
+    overwrite_stored_bytes(outbox, stored.id, outbox.read_bytes(stored.id) + b"\r\n")
     with pytest.raises(OutboxError, match="changed after you opened it"):
         approve(outbox, stored.id, "Anna", OPEN, shown_sha256=stored.sha256)
     assert outbox.load(stored.id).state == State.PENDING

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mailer.errors import MessageNotFound
 from mailer.outbox.store import Outbox, State
 from mailer.sending.local_server import free_port, read_received
 from mailer.workspace import Workspace
@@ -25,6 +26,7 @@ from tests.smtp_servers import (
     smtp_env,
     smtp_server,
 )
+from tests.tampering import overwrite_stored_bytes
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -134,8 +136,8 @@ def test_wrong_password_never_appears_in_any_output(
     assert outputs[2][0] == 1 and "stopped:" in outputs[2][2]
     assert len(outputs[1][2].strip().splitlines()) == 1
     assert good[0] == 0 and "logged in; nothing was sent" in good[1]
-    journal = (workspace.outbox_dir / "journal.jsonl").read_text(encoding="utf-8")
-    assert secret not in journal
+    stored = b"".join(path.read_bytes() for path in workspace.outbox_dir.glob("outbox.sqlite3*"))
+    assert stored and secret.encode() not in stored
 
 
 def test_plaintext_to_a_remote_host_is_refused_before_anything_happens(
@@ -159,7 +161,8 @@ def test_purge_command_removes_content_and_says_so(
     assert code == 2 and "YYYY-MM-DD" in err
     code, out, _ = run_cli("purge", "--before", "2999-01-01", "--by", "Anna")
     assert code == 0 and f"purged {message_id}" in out
-    assert not Outbox(workspace.outbox_dir).eml_path(message_id).exists()
+    with pytest.raises(MessageNotFound):
+        Outbox(workspace.outbox_dir).read_bytes(message_id)
 
 
 def test_smtp_server_command_keeps_what_arrives(tmp_path: Path) -> None:
@@ -268,8 +271,9 @@ def test_send_exits_1_when_a_letter_was_held_back_for_a_person_to_look_at(
     workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = approved_outbox(workspace, 2)
-    eml = Outbox(workspace.outbox_dir).eml_path(second)
-    eml.write_bytes(eml.read_bytes().replace(b"Dolfijnen", b"Zeepaardjes"))
+    outbox = Outbox(workspace.outbox_dir)
+    changed = outbox.read_bytes(second).replace(b"Dolfijnen", b"Zeepaardjes")
+    overwrite_stored_bytes(outbox, second, changed)
     handler = RecordingHandler()
     with smtp_server(handler) as server:
         point_at(monkeypatch, smtp_env(server))

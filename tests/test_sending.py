@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,14 +13,14 @@ import pytest
 from mailer.clock import now_in_amsterdam
 from mailer.config import Settings, load_settings
 from mailer.errors import ConfigError
-from mailer.journal import read_entries
-from mailer.outbox.store import Claim, Outbox, State
+from mailer.outbox.store import Outbox, State
 from mailer.review.decisions import approve, review_policy
-from mailer.send_ledger import ledger_runs
+from mailer.sending.claims import claimer_alive, new_claim
 from mailer.sending.rate_limit import RateLimiter
-from mailer.sending.records import claimer_alive, resolve_unknown, retry_failed
+from mailer.sending.records import resolve_unknown, retry_failed
 from mailer.sending.run import NOT_SENT, SendEvent, plan_send, send_approved
 from mailer.workspace import Workspace
+from tests.conftest import open_outbox
 from tests.smtp_servers import (
     RecordingHandler,
     approved_outbox,
@@ -29,13 +28,15 @@ from tests.smtp_servers import (
     smtp_env,
     smtp_server,
 )
+from tests.tampering import overwrite_stored_bytes
 
 TWO_PARENTS = [["sanne@example.nl", "mark@example.nl"]]
 
 
 @pytest.fixture
-def outbox(workspace: Workspace) -> Outbox:
-    return Outbox(workspace.outbox_dir)
+def outbox(workspace: Workspace, outbox_engine: str) -> Outbox:
+    """The workspace's outbox, on SQLite and on PostgreSQL (see `outbox_engine`)."""
+    return open_outbox(workspace)
 
 
 @pytest.fixture
@@ -56,7 +57,6 @@ def serve(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
         context.__exit__(None, None, None)
 
 
-@pytest.mark.usefixtures("either_loop")
 def test_sends_each_approved_message_once_to_the_record_recipients(
     workspace: Workspace, outbox: Outbox, serve: Any
 ) -> None:
@@ -76,8 +76,13 @@ def test_sends_each_approved_message_once_to_the_record_recipients(
     first = outbox.load(ids[0])
     sent = next(a for a in handler.arrivals if first.message_id.encode() in a.content)
     assert sent.content == outbox.read_bytes(ids[0])
-    # Every outcome is in the outbox, so the run's ledger was removed.
-    assert list(ledger_runs(outbox)) == []
+    # Each message's journal tells the whole way: queued, approved, claimed, sent.
+    assert [entry.to_state for entry in outbox.journal(ids[0])] == [
+        "pending",
+        "approved",
+        "sending",
+        "sent",
+    ]
 
 
 def test_a_second_run_sends_nothing_again(workspace: Workspace, outbox: Outbox, serve: Any) -> None:
@@ -103,7 +108,7 @@ def test_recipients_edited_after_approval_are_refused_not_sent(
     # Only the case differs: the same mailbox, so it goes.
     outbox.update_fields(shouted, lambda _: {"to": ["OUDER3@Example.NL"]})
     report = send_approved(outbox, settings)
-    reason = "recipients in its .json differ from the approved letter's To (not sent)"
+    reason = "recipients differ from the approved letter's To (not sent)"
     assert report.skipped == {reason: 2}
     assert sorted(report.ids(State.SENT)) == sorted([kept, shouted])
     assert sorted(a.rcpt_tos[0].lower() for a in handler.arrivals) == [
@@ -119,7 +124,7 @@ def test_a_message_changed_after_approval_is_skipped(
     workspace: Workspace, outbox: Outbox, serve: Any
 ) -> None:
     changed, kept = approved_outbox(workspace, 2)
-    outbox.eml_path(changed).write_bytes(outbox.read_bytes(changed) + b"\r\nextra\r\n")
+    overwrite_stored_bytes(outbox, changed, outbox.read_bytes(changed) + b"\r\nextra\r\n")
     handler = RecordingHandler()
     report = send_approved(outbox, serve(handler))
     assert report.ids(State.SENT) == [kept]
@@ -143,7 +148,7 @@ def test_partial_refusal_is_sent_with_the_refused_address_recorded(
     assert "mark@example.nl" in events[0].detail
     assert handler.arrivals[0].rcpt_tos == ["sanne@example.nl"]
     # The journal keeps no addresses.
-    journal = outbox.journal_path.read_text(encoding="utf-8")
+    journal = " ".join(entry.model_dump_json() for entry in outbox.journal())
     assert "mark@example.nl" not in journal and "sanne@example.nl" not in journal
 
 
@@ -197,7 +202,6 @@ def test_refusal_at_data_fails_with_the_reply(
     assert stored.attempts[-1].reply == "554 5.6.0 Message refused"
 
 
-@pytest.mark.usefixtures("either_loop")
 def test_connection_dropped_after_data_is_unknown_and_never_resent(
     workspace: Workspace, outbox: Outbox, serve: Any
 ) -> None:
@@ -213,7 +217,6 @@ def test_connection_dropped_after_data_is_unknown_and_never_resent(
     assert stored.last_error is not None and "mailer resolve" in stored.last_error
 
 
-@pytest.mark.usefixtures("either_loop")
 def test_a_server_too_slow_to_answer_leaves_the_message_unknown(
     workspace: Workspace, outbox: Outbox, serve: Any
 ) -> None:
@@ -263,7 +266,6 @@ def test_server_down_releases_messages_without_counting_an_attempt(
     assert send_approved(outbox, settings).ids(State.SENT)
 
 
-@pytest.mark.usefixtures("either_loop")
 def test_four_connections_send_each_message_exactly_once(
     workspace: Workspace, outbox: Outbox, serve: Any
 ) -> None:
@@ -301,34 +303,45 @@ def test_the_rate_limit_spaces_messages_over_all_connections(
     assert all(wait > 0 for wait in waits)
 
 
-def test_a_claim_by_a_dead_process_becomes_unknown(workspace: Workspace, outbox: Outbox) -> None:
-    (message_id,) = approved_outbox(workspace, 1)
-    dead = Claim(pid=2**22 + 12345, host=socket.gethostname(), at=now_in_amsterdam())
-    outbox.transition(message_id, State.SENDING, by="test", change=lambda _: {"claim": dead})
+def test_a_dead_senders_claim_goes_back_unless_data_had_begun(
+    workspace: Workspace, outbox: Outbox
+) -> None:
+    never_left, maybe_arrived = approved_outbox(workspace, 2)
+    dead = new_claim().model_copy(update={"pid": 2**22 + 12345})
+    on_the_wire = dead.model_copy(update={"handing_over": True})
+    for message_id, claim in ((never_left, dead), (maybe_arrived, on_the_wire)):
+        outbox.transition(
+            message_id, State.SENDING, by="test", change=lambda _, c=claim: {"claim": c}
+        )
     plan = plan_send(outbox, recover_as="next sender")
-    assert plan.recovered == [message_id]
-    assert outbox.load(message_id).state == State.UNKNOWN
-    entries = list(read_entries(outbox.journal_path, message_id))
-    assert entries[-1].to_state == "unknown"
+    assert plan.recovered == [maybe_arrived]
+    assert plan.recovery.given_back == [never_left]
+    assert plan.planned == [never_left]
+    assert outbox.load(maybe_arrived).state == State.UNKNOWN
+    assert outbox.journal(maybe_arrived)[-1].to_state == "unknown"
+    assert outbox.load(never_left).state == State.APPROVED
 
 
 def test_a_dry_run_plan_recovers_nothing(workspace: Workspace, outbox: Outbox) -> None:
     (message_id,) = approved_outbox(workspace, 1)
-    dead = Claim(pid=2**22 + 12345, host=socket.gethostname(), at=now_in_amsterdam())
+    dead = new_claim().model_copy(update={"pid": 2**22 + 12345})
     outbox.transition(message_id, State.SENDING, by="test", change=lambda _: {"claim": dead})
     assert plan_send(outbox).recovered == []
     assert outbox.load(message_id).state == State.SENDING
 
 
 def test_claim_liveness() -> None:
-    here = socket.gethostname()
-    now = now_in_amsterdam()
-    assert claimer_alive(Claim(pid=os.getpid(), host=here, at=now))
-    # Our PID, but the claim is older than this process: the PID was reused, the claimer is gone.
-    assert not claimer_alive(Claim(pid=os.getpid(), host=here, at=now - timedelta(days=3)))
+    mine = new_claim()
+    assert claimer_alive(mine)
+    # Our PID, but a start time before this process: the PID was reused, the claimer is gone.
+    assert not claimer_alive(mine.model_copy(update={"started": mine.started - 3600}))
+    assert not claimer_alive(mine.model_copy(update={"pid": 2**22 + 12345}))
     assert not claimer_alive(None)
-    # Another computer's claim cannot be checked from here, so it is left alone.
-    assert claimer_alive(Claim(pid=1, host=f"not-{here}", at=now))
+    # Another computer's claim cannot be checked from here: it holds until its lease runs out.
+    elsewhere = mine.model_copy(update={"host": f"not-{socket.gethostname()}", "pid": 1})
+    assert claimer_alive(elsewhere)
+    expired = now_in_amsterdam() - timedelta(seconds=1)
+    assert not claimer_alive(elsewhere.model_copy(update={"lease_until": expired}))
 
 
 def test_journal_replies_are_redacted_but_metadata_keeps_them(
@@ -339,7 +352,7 @@ def test_journal_replies_are_redacted_but_metadata_keeps_them(
     send_approved(outbox, serve(RecordingHandler(rcpt_replies={"ouder0@example.nl": refusal})))
     stored = outbox.load(message_id)
     assert stored.last_error is not None and "ouder0@example.nl" in stored.last_error
-    last = list(read_entries(outbox.journal_path, message_id))[-1]
+    last = outbox.journal(message_id)[-1]
     assert "ouder0@example.nl" not in last.reply and "<address>" in last.reply
 
 
@@ -447,17 +460,13 @@ def test_a_retried_message_gets_its_full_number_of_attempts_again(
 def test_a_plan_that_does_not_read_the_letters_still_sends_no_changed_one(
     workspace: Workspace, outbox: Outbox, serve: Any
 ) -> None:
-    changed, removed, kept = approved_outbox(workspace, 3)
-    outbox.eml_path(changed).write_bytes(outbox.read_bytes(changed) + b"\r\nextra\r\n")
-    outbox.eml_path(removed).unlink()
+    changed, kept = approved_outbox(workspace, 2)
+    overwrite_stored_bytes(outbox, changed, outbox.read_bytes(changed) + b"\r\nextra\r\n")
     plan = plan_send(outbox, recover_as="sender", read_letters=False)
-    assert sorted(plan.planned) == sorted([changed, removed, kept])
+    assert sorted(plan.planned) == sorted([changed, kept])
     handler = RecordingHandler()
     report = send_approved(outbox, serve(handler), plan=plan)
     assert report.ids(State.SENT) == [kept]
-    assert report.skipped == {
-        "changed after approval (approve again)": 1,
-        "message file missing": 1,
-    }
-    assert [outbox.load(i).state for i in (changed, removed)] == [State.APPROVED] * 2
+    assert report.skipped == {"changed after approval (approve again)": 1}
+    assert outbox.load(changed).state == State.APPROVED
     assert len(handler.arrivals) == 1

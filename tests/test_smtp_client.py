@@ -3,13 +3,13 @@ passwords, and plaintext only where it is safe."""
 
 from __future__ import annotations
 
+from asyncio import run
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from mailer.asyncio_support import run
 from mailer.config import Security, Settings
 from mailer.errors import ConfigError
 from mailer.sending.local_server import free_port
@@ -32,7 +32,6 @@ from tests.smtp_servers import (
 )
 
 # Certificates, logins and refusals behave the same on both event loops.
-pytestmark = pytest.mark.usefixtures("either_loop")
 
 
 @pytest.fixture

@@ -65,7 +65,8 @@ class Opened:
 
 def open_workspace(home: Path | None) -> Opened:
     workspace = find_workspace(home)
-    return Opened(workspace, load_settings(workspace.root), Outbox(workspace.outbox_dir))
+    settings = load_settings(workspace.root)
+    return Opened(workspace, settings, Outbox.of_workspace(workspace, settings))
 
 
 def default_person() -> str:

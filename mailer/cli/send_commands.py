@@ -5,6 +5,7 @@ send, check, resolve, retry, log, purge, demo and smtp-server.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 import threading
@@ -14,7 +15,6 @@ from typing import Annotated, Any
 
 import typer
 
-from mailer.asyncio_support import run as run_loop
 from mailer.cli.common import (
     HomeOption,
     Interrupted,
@@ -38,7 +38,6 @@ from mailer.cli.send_output import (
 from mailer.clock import AMSTERDAM
 from mailer.config import Settings, SmtpAuth
 from mailer.errors import MailerError
-from mailer.journal import read_entries
 from mailer.outbox.purge import purge_before
 from mailer.outbox.store import Outbox, State
 from mailer.sending.records import resolve_unknown, retry_failed
@@ -78,7 +77,6 @@ def send(
             opened.outbox,
             limit=limit,
             recover_as=by,
-            settings=opened.settings,
             read_letters=not yes,  # with --yes nobody sees the count first; claims check
         )
         if plan.planned:
@@ -127,7 +125,7 @@ def check(
         markup=False,
     )
     if smtp:
-        run_loop(_try_login(settings))
+        asyncio.run(_try_login(settings))
         console.print(
             f"Connected to {settings.smtp_host}:{settings.smtp_port}"
             f"{' and logged in' if settings.smtp_username else ''}; nothing was sent. "
@@ -218,7 +216,7 @@ def log(
     """Show the audit journal: every state change, by whom, with the server's reply."""
     opened = open_workspace(home)
     message_id = opened.outbox.resolve(message) if message else None
-    entries = list(read_entries(opened.outbox.journal_path, message_id))
+    entries = opened.outbox.journal(message_id)
     if as_json:
         print_json([entry.model_dump(mode="json") for entry in entries])
         return

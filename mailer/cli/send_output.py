@@ -137,12 +137,6 @@ def print_outcome(plan: SendReport) -> None:
             "handed over were taken into this run.",
             markup=False,
         )
-    if recovery.recorded:
-        console.print(
-            f"{len(recovery.recorded)} outcome(s) an earlier sender received but had not yet "
-            "stored were recorded (`mailer log ID` shows them).",
-            markup=False,
-        )
     for message_id in plan.recovered:
         print_problem(
             f"{message_id}: its sender stopped while sending; it is now unknown: decide with "

@@ -1,31 +1,22 @@
 """Removing the content of old sent, failed and rejected messages (AVG: keep children's data no
 longer than needed), keeping the fact that they existed and a journal line without personal data.
-Every copy goes: the message file, its HTML preview and temporary files left by a crash.
+Every copy goes: the message's bytes and metadata in the outbox, and its HTML preview.
 """
 
 from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from mailer.clock import now_in_amsterdam
-from mailer.durable import swap_path
-from mailer.journal import JournalEntry, append_entries
 from mailer.outbox.store import Outbox, State, StoredMessage
 from mailer.review.decisions import check_person_name
 
-__all__ = ["PURGEABLE", "finished_at", "purge_before"]
+__all__ = ["PURGEABLE", "purge_before"]
 
 # A failed message stays failed until a person retries or rejects it; if nobody does, its
 # content must still go in time.
 PURGEABLE = frozenset({State.SENT, State.REJECTED, State.FAILED})
-
-
-def finished_at(stored: StoredMessage) -> datetime:
-    """When the message reached its final state (its last history entry)."""
-    return stored.history[-1].at if stored.history else stored.created_at
 
 
 def _blank(stored: StoredMessage) -> dict[str, Any]:
@@ -46,56 +37,20 @@ def _blank(stored: StoredMessage) -> dict[str, Any]:
     return update
 
 
-def _copies(outbox: Outbox, message_id: str) -> list[Path]:
-    """Every file besides the metadata that may hold the message's content.
-
-    `mailer show --html` writes `previews/ID.html`; a crash during a durable write leaves
-    `.NAME.PID.tmp` beside the file, and the metadata's swap file holds its version before
-    the last change (see `durable`).
-    """
-    previews = outbox.directory / "previews"
-    found = [
-        outbox.eml_path(message_id),
-        previews / f"{message_id}.html",
-        swap_path(outbox.messages_dir / f"{message_id}.json"),
-    ]
-    for folder in (outbox.messages_dir, previews):
-        if folder.is_dir():
-            found.extend(folder.glob(f".{message_id}.*.tmp"))
-    return [path for path in found if path.exists()]
-
-
-def _remove_copies(outbox: Outbox, message_id: str) -> None:
-    # Under the message's lock: a state change writing its temporary file is not disturbed.
-    with outbox.locked(message_id):
-        for path in _copies(outbox, message_id):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-
-
 def purge_before(outbox: Outbox, before: datetime, by: str) -> list[str]:
-    """Purge sent, failed and rejected messages finished before `before`; return their IDs.
-
-    The metadata is blanked first and the files removed after, so a crash in between leaves a
-    purged message whose files the next purge removes.
-    """
+    """Purge sent, failed and rejected messages finished before `before`; return their IDs."""
     by = check_person_name(by)
     purged = []
-    for stored in outbox.messages():
-        if stored.state not in PURGEABLE or finished_at(stored) >= before:
+    note = f"content purged (finished before {before:%Y-%m-%d})"
+    for message_id in outbox.finished_before(PURGEABLE, before):
+        # `mailer show --html` writes a preview beside the outbox; it goes first, so that a
+        # crash in between leaves a message the next purge still finds.
+        with contextlib.suppress(FileNotFoundError):
+            (outbox.directory / "previews" / f"{message_id}.html").unlink()
+        if outbox.load(message_id).purged:
             continue
-        if stored.purged and not _copies(outbox, stored.id):
-            continue
-        outbox.update_fields(stored.id, _blank)
-        _remove_copies(outbox, stored.id)
-        entry = JournalEntry(
-            at=now_in_amsterdam(),
-            message=stored.id,
-            from_state=stored.state.value,
-            to_state=stored.state.value,
-            by=by,
-            note=f"content purged (finished before {before:%Y-%m-%d})",
-        )
-        append_entries(outbox.journal_path, [entry])
-        purged.append(stored.id)
+        outbox.purge_content(message_id, _blank, by, note)
+        purged.append(message_id)
+    if purged:
+        outbox.erase_old_versions()
     return purged

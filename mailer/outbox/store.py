@@ -1,39 +1,43 @@
 """The outbox: every message as the exact bytes that will be sent, with its state and history.
 
-Layout of `outbox/`:
-- `messages/ID.eml`: the message, byte for byte as it will go out (a mail client opens it);
-- `messages/ID.json`: its metadata (`StoredMessage`): record, state, approval, attempts, history;
-- `messages/.ID.json.swap`: the version of the metadata before the last change (see
-  `durable.durable_swap_many`);
-- `keys/KEY`: which message holds a record, so that queueing a file twice makes no second message;
-- `journal.jsonl`: one line per state change (see `journal`);
-- `locks/ID.lock`: held while that message's state changes, so that concurrent processes
-  (several senders) never both take the same message; `.lock` guards adding messages and keys.
-
-Every state change goes through `Outbox.transition`, which checks `ALLOWED` and writes durably.
+The outbox lives in a database (see `database`; tables in `schema`). Every state change goes
+through `Outbox.transition` or `Outbox.transition_many`, which check it against the state machine
+(`states`) and write the new state and its journal line in one transaction: a reader never sees a
+change without its journal line, nor half a message.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
-import os
 import secrets
-import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
-from mailer.clock import now_in_amsterdam
-from mailer.durable import durable_swap_many, durable_write, private_directory
-from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
-from mailer.journal import JournalEntry, append_entries
+from mailer.clock import AMSTERDAM, now_in_amsterdam
+from mailer.config import Settings
+from mailer.errors import MessageNotFound, OutboxError
+from mailer.outbox.database import database_url, describe, open_engine
+from mailer.outbox.models import (
+    Approval,
+    Attempt,
+    Claim,
+    Delivery,
+    HistoryEntry,
+    JournalEntry,
+    Rejection,
+    StoredMessage,
+    sha256_hex,
+)
+from mailer.outbox.schema import journal, messages, record_keys
+from mailer.outbox.states import ALLOWED, State, check_transition
+from mailer.workspace import Workspace
 
 __all__ = [
     "ALLOWED",
@@ -43,6 +47,7 @@ __all__ = [
     "DamagedMessage",
     "Delivery",
     "HistoryEntry",
+    "JournalEntry",
     "Outbox",
     "RecordAlreadyQueued",
     "Rejection",
@@ -56,127 +61,13 @@ ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: IDs are read a
 ID_LENGTH = 8
 _ID_CHARACTERS = frozenset(ID_ALPHABET)
 MIN_PREFIX = 3
-
-
-class State(StrEnum):
-    """Where a message is on its way to the parents."""
-
-    PENDING = "pending"  # waiting for a person to review it
-    APPROVED = "approved"  # a named person approved these exact bytes
-    REJECTED = "rejected"  # a named person refused it, with a reason
-    SENDING = "sending"  # claimed by one sender process
-    SENT = "sent"  # the server accepted it
-    FAILED = "failed"  # refused for good, or too many temporary failures
-    UNKNOWN = "unknown"  # lost during or after DATA: a person decides (`mailer resolve`)
-
-
-ALLOWED: dict[State, frozenset[State]] = {
-    # Re-rendering or replacing a pending message keeps it pending.
-    State.PENDING: frozenset({State.PENDING, State.APPROVED, State.REJECTED}),
-    # An approval is withdrawn (back to pending) when the message is rendered again.
-    State.APPROVED: frozenset({State.PENDING, State.APPROVED, State.REJECTED, State.SENDING}),
-    # A rejected message comes back when its record is queued again with changes.
-    State.REJECTED: frozenset({State.PENDING}),
-    # A temporary failure leaves the message approved, for a later `send` to try again.
-    State.SENDING: frozenset({State.SENT, State.APPROVED, State.FAILED, State.UNKNOWN}),
-    State.SENT: frozenset(),
-    # `mailer retry` (back to review) or `mailer reject`; a changed re-queue also makes it pending.
-    State.FAILED: frozenset({State.PENDING, State.REJECTED}),
-    # `mailer resolve --sent` or `--resend`: a person's decision.
-    State.UNKNOWN: frozenset({State.SENT, State.APPROVED}),
-}
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class Approval(_Frozen):
-    by: str
-    at: datetime
-    sha256: str  # the exact bytes that were approved
-    template_override: bool = False  # approved although the template version had no sign-off
-
-
-class Rejection(_Frozen):
-    by: str
-    at: datetime
-    reason: str
-
-
-class Attempt(_Frozen):
-    at: datetime
-    outcome: str  # sent, deferred, failed, unknown
-    reply: str = ""
-
-
-class Delivery(_Frozen):
-    at: datetime
-    reply: str
-    refused: dict[str, str] = Field(default_factory=dict)  # address -> server reply
-
-
-class Claim(_Frozen):
-    """Which process took the message for sending.
-
-    `run` names the sender's run ledger and `boot_id` the boot of the computer it ran on: with
-    both, a next sender can tell from the ledger whether a dead sender had begun handing the
-    message over (see `send_ledger`); without them a dead sender's message becomes `unknown`.
-    """
-
-    pid: int
-    host: str
-    at: datetime
-    run: str | None = None
-    boot_id: str | None = None
-
-
-class HistoryEntry(_Frozen):
-    at: datetime
-    from_state: State | None
-    to_state: State
-    by: str
-    note: str = ""
-
-
-class StoredMessage(_Frozen):
-    """The metadata of one outbox message; the bytes live beside it in `ID.eml`."""
-
-    id: str
-    state: State
-    kind: Literal["invitation", "update", "cancellation"] = "invitation"
-    message_id: str
-    subject: str
-    to: list[str]
-    child_name: str
-    meeting_at: datetime
-    language: str = "nl"
-    record: dict[str, Any]
-    record_key: str
-    record_fingerprint: str
-    template_version: str
-    sha256: str
-    created_at: datetime
-    queued_by: str
-    calendar_uid: str | None = None
-    calendar_sequence: int = 0
-    approval: Approval | None = None
-    rejection: Rejection | None = None
-    claim: Claim | None = None
-    delivery: Delivery | None = None
-    attempts: list[Attempt] = Field(default_factory=list)
-    next_attempt_at: datetime | None = None
-    last_error: str | None = None
-    purged: bool = False
-    history: list[HistoryEntry] = Field(default_factory=list)
+# Rows read per query when listing, and IDs per `IN (...)`: memory stays flat in the size of
+# the outbox, and no query comes near a database's limit on parameters.
+_PAGE = 500
 
 
 class DamagedMessage(OutboxError):
-    """A metadata file of the outbox cannot be read (changed by hand, or a disk fault)."""
+    """A message's metadata in the database cannot be read (changed by hand)."""
 
 
 class RecordAlreadyQueued(OutboxError):
@@ -187,242 +78,235 @@ class RecordAlreadyQueued(OutboxError):
         super().__init__(f"already in the outbox as {existing_id}")
 
 
+@dataclass(frozen=True)
+class TransitionRequest:
+    """One state change for `Outbox.transition_many` (the arguments of `Outbox.transition`)."""
+
+    message_id: str
+    to_state: State
+    by: str
+    note: str = ""
+    reply: str = ""
+    only_from: frozenset[State] | None = None
+    change: Callable[[StoredMessage], dict[str, Any]] | None = None
+
+
 class Outbox:
-    """The outbox folder of one workspace."""
+    """The outbox of one workspace: its own SQLite file in `directory`, or the shared database
+    that `url` names."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = private_directory(directory)
-        self.messages_dir = private_directory(directory / "messages")
-        self.keys_dir = private_directory(directory / "keys")
-        self.locks_dir = private_directory(directory / "locks")
-        self.journal_path = directory / "journal.jsonl"
-        self._lock_path = directory / ".lock"
-        # The same folders as plain strings: a send run builds thousands of paths per second,
-        # and joining strings costs a fraction of building `Path` objects.
-        self._messages = os.fspath(self.messages_dir)
-        self._locks = os.fspath(self.locks_dir)
-        # The metadata this object last wrote, per message: the bytes and the message they came
-        # from. A state change reads the file again under the lock; when it still holds exactly
-        # these bytes, parsing them again would only give this message back. A send run changes
-        # each message twice (claim, outcome), so this spares a parse per message.
-        self._written: dict[str, tuple[bytes, StoredMessage]] = {}
-        self._written_lock = threading.Lock()  # a send run's writer changes from two threads
+    def __init__(self, directory: Path, url: str = "") -> None:
+        self.directory = directory
+        self.url = database_url(directory, url)
+        self.engine = open_engine(self.url)
+        # The pooled connections close with the object (or with `close`), however it is used.
+        self._finalizer = weakref.finalize(self, self.engine.dispose)
 
-    # -- locking -------------------------------------------------------------------------------
+    @classmethod
+    def of_workspace(cls, workspace: Workspace, settings: Settings) -> Outbox:
+        """The outbox a workspace's commands use: the configured database, else its own file."""
+        return cls(workspace.outbox_dir, settings.database_url.get_secret_value())
 
-    @contextlib.contextmanager
-    def locked(self, message_id: str | None = None) -> Iterator[None]:
-        """Hold the lock of one message, or (without an ID) the outbox-wide lock.
+    def __repr__(self) -> str:
+        return f"Outbox({describe(self.url)})"
 
-        A state change holds its message's lock, so changes of different messages (several
-        senders, several connections) run side by side and their fsyncs share the file system's
-        journal commits; adding a message holds the outbox-wide lock, which guards the keys.
-        The kernel releases an flock when its process dies, so a killed sender never leaves
-        anything locked.
-        """
-        if message_id is None:
-            path: str | Path = self._lock_path
-        else:
-            path = os.path.join(self._locks, f"{_checked(message_id)}.lock")  # noqa: PTH118
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(descriptor)
+    def close(self) -> None:
+        self._finalizer()
 
-    @contextlib.contextmanager
-    def locked_many(self, message_ids: Sequence[str]) -> Iterator[None]:
-        """Hold the locks of several messages, taken in ID order: two processes that each lock
-        a batch can then never wait for each other in a circle."""
-        with contextlib.ExitStack() as stack:
-            for message_id in sorted(set(message_ids)):
-                stack.enter_context(self.locked(message_id))
-            yield
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A transaction that will write: committed when the block ends, rolled back on error.
+        On SQLite it holds the write lock from its start (see `database._begin`)."""
+        with (
+            self.engine.connect().execution_options(outbox_writes=True) as connection,
+            connection.begin(),
+        ):
+            yield connection
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection, connection.begin():
+            yield connection
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _message_file(self, message_id: str, suffix: str) -> str:
-        """`ID.eml` or `ID.json` as a string path (see `__init__`); the ID is checked."""
-        return os.path.join(self._messages, f"{_checked(message_id)}{suffix}")  # noqa: PTH118
-
-    def eml_path(self, message_id: str) -> Path:
-        return Path(self._message_file(message_id, ".eml"))
-
-    def _meta_path(self, message_id: str) -> Path:
-        return Path(self._message_file(message_id, ".json"))
-
     def load(self, message_id: str) -> StoredMessage:
-        return self._parsed(message_id, self._read_metadata(message_id))
-
-    def _read_metadata(self, message_id: str) -> bytes:
-        try:
-            return _read(self._message_file(message_id, ".json"))
-        except FileNotFoundError:
-            raise MessageNotFound(f"{message_id}: no such message in the outbox") from None
-
-    def _load_current(self, message_id: str) -> StoredMessage:
-        """`load`, for a change under the message's lock (see `_written`)."""
-        raw = self._read_metadata(message_id)
-        with self._written_lock:
-            written = self._written.get(message_id)
-        if written is not None and written[0] == raw:
-            return written[1]
-        return self._parsed(message_id, raw)
-
-    def _remember_written(self, written: dict[str, tuple[bytes, StoredMessage]]) -> None:
-        with self._written_lock:
-            for message_id, entry in written.items():
-                self._written.pop(message_id, None)  # to the end: the oldest go first
-                self._written[message_id] = entry
-            while len(self._written) > _REMEMBERED:
-                del self._written[next(iter(self._written))]
-
-    @staticmethod
-    def _parsed(message_id: str, raw: bytes) -> StoredMessage:
-        try:
-            return StoredMessage.model_validate_json(raw)
-        except ValueError:
-            # Never echo the content: it holds children's data.
-            raise DamagedMessage(
-                f"{message_id}.json: this outbox file is damaged and cannot be read; restore it "
-                "from a backup, or move it out of the outbox folder"
-            ) from None
+        """The message with its whole history."""
+        with self._reading() as connection:
+            row = connection.execute(
+                select(messages.c.document).where(messages.c.id == _checked(message_id))
+            ).first()
+            if row is None:
+                raise MessageNotFound(f"{message_id}: no such message in the outbox")
+            history = [
+                _history_entry(entry) for entry in self._journal_rows(connection, message_id)
+            ]
+        return _parsed(message_id, row.document).model_copy(update={"history": history})
 
     def read_bytes(self, message_id: str) -> bytes:
-        try:
-            return _read(self._message_file(message_id, ".eml"))
-        except FileNotFoundError:
-            raise MessageNotFound(f"{message_id}: the message file is missing") from None
+        """The message exactly as it will be sent."""
+        with self._reading() as connection:
+            content = connection.execute(
+                select(messages.c.content).where(messages.c.id == _checked(message_id))
+            ).scalar()
+        if content is None:
+            raise MessageNotFound(f"{message_id}: the message is not in the outbox (or purged)")
+        return bytes(content)
 
     def ids(self) -> list[str]:
-        return sorted(
-            entry.name[: -len(".json")]
-            for entry in os.scandir(self.messages_dir)
-            if entry.name.endswith(".json") and _is_id(entry.name[: -len(".json")])
-        )
+        with self._reading() as connection:
+            return list(connection.execute(select(messages.c.id).order_by(messages.c.id)).scalars())
+
+    def count(self, state: State | None = None) -> int:
+        query = select(func.count()).select_from(messages)
+        if state is not None:
+            query = query.where(messages.c.state == state.value)
+        with self._reading() as connection:
+            return int(connection.execute(query).scalar_one())
 
     def messages(
         self, state: State | None = None, damaged: list[str] | None = None
     ) -> Iterator[StoredMessage]:
-        """Every readable message (or those in `state`), in ID order.
+        """Every readable message (or those in `state`) in queueing order, without history.
 
-        A damaged metadata file is passed over (it cannot be sent or shown); pass a list as
-        `damaged` to be told about it, one line per file.
+        Read a page at a time, so memory stays flat however large the outbox. A message whose
+        metadata cannot be read is passed over (it cannot be sent or shown); pass a list as
+        `damaged` to be told about it, one line per message.
         """
-        for message_id in self.ids():
-            try:
-                stored = self.load(message_id)
-            except DamagedMessage as error:
-                if damaged is not None:
-                    damaged.append(str(error))
-                continue
-            except MessageNotFound:  # removed between listing and reading
-                continue
-            if state is None or stored.state == state:
-                yield stored
+        after: tuple[datetime, str] | None = None
+        while True:
+            query = select(messages.c.id, messages.c.created_at, messages.c.document)
+            if state is not None:
+                query = query.where(messages.c.state == state.value)
+            if after is not None:
+                created, last_id = after
+                query = query.where(
+                    or_(
+                        messages.c.created_at > created,
+                        and_(messages.c.created_at == created, messages.c.id > last_id),
+                    )
+                )
+            query = query.order_by(messages.c.created_at, messages.c.id).limit(_PAGE)
+            with self._reading() as connection:
+                rows = connection.execute(query).all()
+            for row in rows:
+                try:
+                    yield _parsed(row.id, row.document)
+                except DamagedMessage as error:
+                    if damaged is not None:
+                        damaged.append(str(error))
+            if len(rows) < _PAGE:
+                return
+            after = (rows[-1].created_at, rows[-1].id)
 
     def resolve(self, typed: str) -> str:
         """The full ID for what a user typed: the ID itself or a unique prefix of it."""
         typed = typed.strip().lower()
         if not _is_id(typed, exact=False):
             raise MessageNotFound(f"{typed}: no message with this ID; `mailer list` shows them")
-        if len(typed) == ID_LENGTH and self._meta_path(typed).is_file():
-            return typed
-        if len(typed) < MIN_PREFIX:
+        if len(typed) < ID_LENGTH and len(typed) < MIN_PREFIX:
             raise MessageNotFound(f"{typed!r}: type at least {MIN_PREFIX} characters of the ID")
-        matches = [message_id for message_id in self.ids() if message_id.startswith(typed)]
+        # IDs use only lower-case letters and digits, all before "~": a range on the key.
+        query = (
+            select(messages.c.id)
+            .where(messages.c.id >= typed, messages.c.id < typed + "~")
+            .order_by(messages.c.id)
+            .limit(6)
+        )
+        with self._reading() as connection:
+            matches = list(connection.execute(query).scalars())
+        if typed in matches:
+            return typed
         if not matches:
             raise MessageNotFound(f"{typed}: no message with this ID; `mailer list` shows them")
         if len(matches) > 1:
             raise MessageNotFound(
                 f"{typed}: matches {', '.join(matches[:5])}; type more characters of the ID"
             )
-        return matches[0]
+        return str(matches[0])
 
     def approval_problem(self, stored: StoredMessage) -> str | None:
         """Why an approved message may not be sent as it is, or None when it may."""
         if stored.approval is None:
             return "not approved"
-        current = sha256_hex(self.read_bytes(stored.id))
-        if current != stored.approval.sha256:
+        if sha256_hex(self.read_bytes(stored.id)) != stored.approval.sha256:
             return "the message changed after it was approved; review and approve it again"
         return None
 
-    # -- keys (one message per record) ----------------------------------------------------------
-
     def message_for_key(self, record_key: str) -> str | None:
-        """The message holding this record, if any.
+        """The message holding this record, if any."""
+        with self._reading() as connection:
+            found = connection.execute(
+                select(record_keys.c.message_id).where(record_keys.c.record_key == record_key)
+            ).scalar()
+        return None if found is None else str(found)
 
-        A key whose message file does not exist is left from a crash during `add` and counts as
-        no message, so queueing again completes the work instead of skipping the record.
-        """
-        try:
-            message_id = (self.keys_dir / record_key).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            return None
-        return message_id if message_id and self._meta_path(message_id).is_file() else None
+    def journal(self, message_id: str | None = None) -> list[JournalEntry]:
+        """The audit journal in order, or one message's part of it."""
+        with self._reading() as connection:
+            if message_id is not None:
+                rows = self._journal_rows(connection, message_id)
+            else:
+                rows = connection.execute(select(journal).order_by(journal.c.seq)).all()
+        return [_journal_entry(row) for row in rows]
 
-    def _point_key(self, record_key: str, message_id: str) -> None:
-        durable_write(self.keys_dir / record_key, message_id.encode("utf-8"))
+    @staticmethod
+    def _journal_rows(connection: Connection, message_id: str) -> Sequence[Row[Any]]:
+        query = select(journal).where(journal.c.message_id == message_id).order_by(journal.c.seq)
+        return connection.execute(query).all()
 
     # -- writing -------------------------------------------------------------------------------
 
-    def _new_id(self) -> str:
-        while True:
-            candidate = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
-            if not self._meta_path(candidate).exists():
-                return candidate
-
-    def _save(self, stored: StoredMessage) -> None:
-        durable_swap_many([(self._meta_path(stored.id), _serialised(stored))])
-
-    def _journal(self, entries: Sequence[tuple[str, HistoryEntry, str]]) -> None:
-        """Append (message ID, history entry, reply) lines to the journal in one durable write."""
-        append_entries(
-            self.journal_path,
-            [
-                JournalEntry(
-                    at=entry.at,
-                    message=message_id,
-                    from_state=entry.from_state.value if entry.from_state else None,
-                    to_state=entry.to_state.value,
-                    by=entry.by,
-                    note=entry.note,
-                    reply=reply,
-                )
-                for message_id, entry, reply in entries
-            ],
-        )
-
     def add(self, draft: StoredMessage, data: bytes, by: str) -> StoredMessage:
-        """Store a new pending message (bytes first, then metadata) and point its key at it.
+        """Store a new pending message and point its record's key at it.
 
         Raises RecordAlreadyQueued when another message already holds the same record.
         """
-        with self.locked():
-            existing = self.message_for_key(draft.record_key)
-            if existing is not None:
-                raise RecordAlreadyQueued(existing)
-            message_id = self._new_id()
-            entry = HistoryEntry(
-                at=now_in_amsterdam(), from_state=None, to_state=State.PENDING, by=by, note="queued"
-            )
-            stored = draft.model_copy(
-                update={
-                    "id": message_id,
-                    "state": State.PENDING,
-                    "sha256": sha256_hex(data),
-                    "history": [entry],
-                }
-            )
-            # Order matters for a crash in between: the metadata file is what makes a message
-            # exist, so it is written last; bytes or a key without it are ignored.
-            durable_write(self.eml_path(message_id), data)
-            self._point_key(stored.record_key, message_id)
-            self._save(stored)
-            self._journal([(message_id, entry, "")])
-        return stored
+        try:
+            with self._writing() as connection:
+                existing = connection.execute(
+                    select(record_keys.c.message_id).where(
+                        record_keys.c.record_key == draft.record_key
+                    )
+                ).scalar()
+                if existing is not None:
+                    raise RecordAlreadyQueued(str(existing))
+                now = now_in_amsterdam()
+                entry = HistoryEntry(
+                    at=now, from_state=None, to_state=State.PENDING, by=by, note="queued"
+                )
+                stored = draft.model_copy(
+                    update={
+                        "id": self._new_id(connection),
+                        "state": State.PENDING,
+                        "sha256": sha256_hex(data),
+                        "history": [],
+                    }
+                )
+                row = {**_columns(stored, now), "content": data}
+                connection.execute(insert(messages).values(row))
+                connection.execute(
+                    insert(record_keys).values(record_key=stored.record_key, message_id=stored.id)
+                )
+                _write_journal(connection, [(stored.id, entry, "")])
+        except IntegrityError:
+            # Another process queued the same record a moment earlier (PostgreSQL lets both
+            # transactions run; the key's uniqueness stops the second).
+            existing_id = self.message_for_key(draft.record_key)
+            raise RecordAlreadyQueued(existing_id or "another message") from None
+        return stored.model_copy(update={"history": [entry]})
+
+    @staticmethod
+    def _new_id(connection: Connection) -> str:
+        while True:
+            candidate = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+            taken = connection.execute(select(messages.c.id).where(messages.c.id == candidate))
+            if taken.first() is None:
+                return candidate
 
     def transition(
         self,
@@ -439,139 +323,227 @@ class Outbox:
         """Move one message to `to_state`: the one place where a state changes.
 
         `only_from` narrows the states this caller accepts (a sender claims only `approved`);
-        `change` returns further fields to update, computed from the current metadata under the
-        lock (an OutboxError it raises refuses the change); `new_bytes` replaces the message
-        file (re-render), updating its hash.
+        `change` returns further fields to update, computed from the current metadata inside
+        the transaction (an OutboxError it raises refuses the change); `new_bytes` replaces the
+        message (re-render), updating its hash.
         """
         request = TransitionRequest(message_id, to_state, by, note, reply, only_from, change)
-        if new_bytes is None:
-            (result,) = self.transition_many([request])
-        else:
-            with self.locked(message_id):
-                (result,) = self._transition_locked([request], new_bytes)
+        (result,) = self.transition_many([request], new_bytes=new_bytes)
         if isinstance(result, OutboxError):
             raise result
         return result
 
     def transition_many(
-        self, requests: Sequence[TransitionRequest]
+        self, requests: Sequence[TransitionRequest], *, new_bytes: bytes | None = None
     ) -> list[StoredMessage | OutboxError]:
-        """Several state changes committed together: each one atomic and checked as
-        `transition` does, all on disk when this returns, for the price of one fsync per
-        message file plus one for the folder and one for the journal.
-
-        A change that is not allowed does not stop the others: its place in the result holds
-        the error instead of the updated message.
-        """
-        with self.locked_many([request.message_id for request in requests]):
-            return self._transition_locked(requests)
-
-    def _transition_locked(
-        self, requests: Sequence[TransitionRequest], new_bytes: bytes | None = None
-    ) -> list[StoredMessage | OutboxError]:
+        """Several state changes committed together in one transaction, each checked as
+        `transition` does. A change that is not allowed does not stop the others: its place in
+        the result holds the error instead of the updated message."""
         results: list[StoredMessage | OutboxError] = []
-        changed: dict[str, StoredMessage] = {}  # a second change of one message sees the first
-        lines: list[tuple[str, HistoryEntry, str]] = []
-        for request in requests:
-            try:
-                current = changed.get(request.message_id) or self._load_current(request.message_id)
-                updated, entry = _changed(current, request)
-            except OutboxError as error:
-                results.append(error)
-                continue
-            if new_bytes is not None:
-                durable_write(self.eml_path(updated.id), new_bytes)
-                updated = updated.model_copy(update={"sha256": sha256_hex(new_bytes)})
-            changed[updated.id] = updated
-            lines.append((updated.id, entry, request.reply))
-            results.append(updated)
-        if changed:
-            written = {message_id: (_serialised(m), m) for message_id, m in changed.items()}
-            durable_swap_many(
-                [
-                    (self._message_file(message_id, ".json"), data)
-                    for message_id, (data, _) in written.items()
-                ]
-            )
-            self._remember_written(written)
-            self._journal(lines)
+        with self._writing() as connection:
+            current = self._locked_messages(connection, [r.message_id for r in requests])
+            changed: dict[str, StoredMessage] = {}
+            lines: list[tuple[str, HistoryEntry, str]] = []
+            for request in requests:
+                try:
+                    found = changed.get(request.message_id) or current.get(request.message_id)
+                    if found is None:
+                        raise MessageNotFound(
+                            f"{request.message_id}: no such message in the outbox"
+                        )
+                    updated, entry = _changed(found, request)
+                except OutboxError as error:
+                    results.append(error)
+                    continue
+                if new_bytes is not None:
+                    updated = updated.model_copy(update={"sha256": sha256_hex(new_bytes)})
+                changed[updated.id] = updated
+                lines.append((updated.id, entry, request.reply))
+                results.append(updated.model_copy(update={"history": [entry]}))
+            now = now_in_amsterdam()
+            for stored in changed.values():
+                values = _columns(stored, now)
+                if new_bytes is not None:
+                    values["content"] = new_bytes
+                connection.execute(update(messages).where(messages.c.id == stored.id), values)
+            _write_journal(connection, lines)
         return results
+
+    def _locked_messages(
+        self, connection: Connection, message_ids: Sequence[str]
+    ) -> dict[str, StoredMessage]:
+        """The current metadata of these messages, locked for this transaction (PostgreSQL:
+        row locks taken in ID order, so two batches never wait for each other in a circle;
+        SQLite: the whole database is already locked for writing)."""
+        wanted = sorted({_checked(message_id) for message_id in message_ids})
+        found: dict[str, StoredMessage] = {}
+        for start in range(0, len(wanted), _PAGE):
+            query = (
+                select(messages.c.id, messages.c.document)
+                .where(messages.c.id.in_(wanted[start : start + _PAGE]))
+                .order_by(messages.c.id)
+                .with_for_update()
+            )
+            for row in connection.execute(query):
+                found[row.id] = _parsed(row.id, row.document)
+        return found
 
     def replace_key(self, record_key: str, message_id: str) -> None:
         """Make `record_key` point at a newer message of the same record (an updated invitation)."""
-        with self.locked():
-            self._point_key(record_key, message_id)
+        with self._writing() as connection:
+            connection.execute(
+                update(record_keys)
+                .where(record_keys.c.record_key == record_key)
+                .values(message_id=message_id)
+            )
 
     def update_fields(
         self, message_id: str, change: Callable[[StoredMessage], dict[str, Any]]
     ) -> StoredMessage:
-        """Change metadata that is not a state (purging content), under the lock, durably."""
-        with self.locked(message_id):
-            current = self.load(message_id)
+        """Change metadata that is not a state (a sender's mark before DATA), in one transaction.
+
+        An OutboxError raised by `change` leaves the message as it was.
+        """
+        with self._writing() as connection:
+            current = self._locked_messages(connection, [message_id]).get(message_id)
+            if current is None:
+                raise MessageNotFound(f"{message_id}: no such message in the outbox")
             updated = current.model_copy(update=change(current))
-            self._save(updated)
+            connection.execute(
+                update(messages).where(messages.c.id == message_id),
+                _columns(updated, now_in_amsterdam()),
+            )
         return updated
 
+    def purge_content(
+        self, message_id: str, change: Callable[[StoredMessage], dict[str, Any]], by: str, note: str
+    ) -> StoredMessage:
+        """Remove the message's bytes and blank its metadata with `change` (keeping its state),
+        with a journal line saying so, in one transaction."""
+        with self._writing() as connection:
+            current = self._locked_messages(connection, [message_id]).get(message_id)
+            if current is None:
+                raise MessageNotFound(f"{message_id}: no such message in the outbox")
+            updated = current.model_copy(update=change(current))
+            values = _columns(updated, now_in_amsterdam())
+            values["content"] = None
+            # The time the message was finished stays: purging is no change of the message.
+            del values["changed_at"]
+            connection.execute(update(messages).where(messages.c.id == message_id), values)
+            entry = HistoryEntry(
+                at=now_in_amsterdam(),
+                from_state=current.state,
+                to_state=current.state,
+                by=by,
+                note=note,
+            )
+            _write_journal(connection, [(message_id, entry, "")])
+        return updated
 
-@dataclass(frozen=True)
-class TransitionRequest:
-    """One state change for `Outbox.transition_many` (the arguments of `Outbox.transition`)."""
+    def erase_old_versions(self) -> None:
+        """Make sure no earlier version of a changed message lingers in the database's files:
+        SQLite keeps them in its write-ahead log until a checkpoint, which this forces and
+        truncates. (PostgreSQL's autovacuum reclaims them in its own time.)"""
+        if self.is_sqlite:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    message_id: str
-    to_state: State
-    by: str
-    note: str = ""
-    reply: str = ""
-    only_from: frozenset[State] | None = None
-    change: Callable[[StoredMessage], dict[str, Any]] | None = None
+    def finished_before(self, states: frozenset[State], before: datetime) -> list[str]:
+        """IDs of messages in `states` whose last change was before `before`."""
+        query = (
+            select(messages.c.id)
+            .where(
+                messages.c.state.in_([state.value for state in states]),
+                messages.c.changed_at < before,
+            )
+            .order_by(messages.c.id)
+        )
+        with self._reading() as connection:
+            return list(connection.execute(query).scalars())
 
 
 def _changed(
     stored: StoredMessage, request: TransitionRequest
 ) -> tuple[StoredMessage, HistoryEntry]:
-    """The message as `request` leaves it, checked against `ALLOWED` (its lock held)."""
-    current = stored.state
-    if request.to_state not in ALLOWED[current] or (
-        request.only_from is not None and current not in request.only_from
-    ):
-        raise TransitionNotAllowed(stored.id, current.value, request.to_state.value, _hint(current))
+    """The message as `request` leaves it, checked against the state machine."""
+    check_transition(stored.id, stored.state, request.to_state, request.only_from)
     entry = HistoryEntry(
         at=now_in_amsterdam(),
-        from_state=current,
+        from_state=stored.state,
         to_state=request.to_state,
         by=request.by,
         note=request.note,
     )
-    update: dict[str, Any] = request.change(stored) if request.change else {}
-    update["state"] = request.to_state
-    update["history"] = [*stored.history, entry]
-    return stored.model_copy(update=update), entry
+    update_fields: dict[str, Any] = request.change(stored) if request.change else {}
+    update_fields["state"] = request.to_state
+    return stored.model_copy(update=update_fields), entry
 
 
-# Messages whose last written metadata `Outbox` keeps (see `_written`), a few megabytes at most:
-# about as many as a send run has claimed and not yet recorded (up to two claim batches ahead,
-# plus outcomes waiting and being committed: some 500 when the disk lags behind four
-# connections). A message that falls out is only parsed again when its outcome is recorded.
-_REMEMBERED = 512
-_READ_CHUNK = 1 << 16  # more than a letter or its metadata: one read, then the end
+def _columns(stored: StoredMessage, changed_at: datetime) -> dict[str, Any]:
+    """The row of a message: the columns queries look it up by, and its metadata as JSON (the
+    same values, so that one read gives the whole message)."""
+    return {
+        "id": stored.id,
+        "state": stored.state.value,
+        "record_key": stored.record_key,
+        "created_at": stored.created_at,
+        "changed_at": changed_at,
+        "sha256": stored.sha256,
+        "document": stored.model_dump_json(exclude={"history"}),
+    }
 
 
-def _read(path: str) -> bytes:
-    """The whole file, read with the bare system calls: a send run reads three files per
-    message, and `open()` adds a buffer object, a size query and a terminal check to each
-    (about 8 against 5 microseconds for a letter, here)."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+def _write_journal(connection: Connection, lines: Sequence[tuple[str, HistoryEntry, str]]) -> None:
+    if not lines:
+        return
+    connection.execute(
+        insert(journal),
+        [
+            {
+                "at": entry.at,
+                "message_id": message_id,
+                "from_state": entry.from_state.value if entry.from_state else None,
+                "to_state": entry.to_state.value,
+                "by": entry.by,
+                "note": entry.note,
+                "reply": reply,
+            }
+            for message_id, entry, reply in lines
+        ],
+    )
+
+
+def _journal_entry(row: Row[Any]) -> JournalEntry:
+    return JournalEntry(
+        at=row.at.astimezone(AMSTERDAM),
+        message=row.message_id,
+        from_state=row.from_state,
+        to_state=row.to_state,
+        by=row.by,
+        note=row.note,
+        reply=row.reply,
+    )
+
+
+def _history_entry(row: Row[Any]) -> HistoryEntry:
+    return HistoryEntry(
+        at=row.at.astimezone(AMSTERDAM),
+        from_state=State(row.from_state) if row.from_state else None,
+        to_state=State(row.to_state),
+        by=row.by,
+        note=row.note,
+    )
+
+
+def _parsed(message_id: str, document: str) -> StoredMessage:
     try:
-        chunks: list[bytes] = []
-        while chunk := os.read(descriptor, _READ_CHUNK):
-            chunks.append(chunk)
-    finally:
-        os.close(descriptor)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _serialised(stored: StoredMessage) -> bytes:
-    return stored.model_dump_json(indent=1).encode("utf-8")
+        return StoredMessage.model_validate_json(document)
+    except ValueError:
+        # Never echo the content: it holds children's data.
+        raise DamagedMessage(
+            f"{message_id}: the outbox's record of this message is damaged and cannot be read; "
+            "restore the outbox from a backup"
+        ) from None
 
 
 def _is_id(text: str, exact: bool = True) -> bool:
@@ -580,20 +552,7 @@ def _is_id(text: str, exact: bool = True) -> bool:
 
 
 def _checked(message_id: str) -> str:
-    """The ID, refused unless it is one: IDs become file names, and may come from a web form."""
+    """The ID, refused unless it is one (IDs may come from a web form)."""
     if not _is_id(message_id):
         raise MessageNotFound(f"{message_id!r} is not a message ID; `mailer list` shows them")
     return message_id
-
-
-def _hint(current: State) -> str:
-    return {
-        State.PENDING: "approve it first with `mailer approve ID --by NAME`",
-        State.REJECTED: "it was rejected; queue its record again to make a new message",
-        State.SENDING: "a sender is working on it right now",
-        State.SENT: "it was already sent",
-        State.FAILED: "it failed (`mailer show ID` tells why); `mailer retry ID --by NAME` "
-        "puts it back for review, `mailer reject` ends it",
-        State.UNKNOWN: "decide first with `mailer resolve ID --sent` or `--resend`",
-        State.APPROVED: "",
-    }[current]

@@ -1,6 +1,5 @@
-"""What the outbox keeps about sending: whether a message may go now, claiming it, whether its
-claiming process still lives, the outcome of each attempt, and a person's decision about an
-unknown or failed one.
+"""What the outbox keeps about sending: whether a message may go now, the outcome of each attempt,
+giving a claimed message back, and a person's decision about an unknown or failed one.
 
 Full server replies (which may name addresses) stay in the message's metadata; the journal gets
 them with addresses redacted, because the journal is kept after content is purged.
@@ -8,19 +7,13 @@ them with addresses redacted, because the journal is kept after content is purge
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from email.utils import getaddresses
-from pathlib import Path
 from typing import Any
 
 from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
-from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
+from mailer.errors import MessageNotFound, OutboxError
 from mailer.outbox.store import (
     Attempt,
     Claim,
@@ -35,9 +28,9 @@ from mailer.review.decisions import check_person_name
 from mailer.sending.delivery import Outcome, TransactionResult, redact_addresses
 
 __all__ = [
-    "Claimed",
-    "claim_messages",
-    "claimer_alive",
+    "NO_LONGER_APPROVED",
+    "TAKEN_BY_ANOTHER_SENDER",
+    "WAITING_TO_RETRY",
     "next_attempt_delay",
     "outcome_request",
     "release_request",
@@ -46,12 +39,6 @@ __all__ = [
     "sendable_problem",
     "unknown_request",
 ]
-
-# /proc gives a process's start time in clock ticks since boot (Linux); it tells a reused PID
-# from the process that made the claim.
-_PROC = Path("/proc")
-_PID_REUSE_SLACK = 2.0  # seconds: /proc/stat's boot time is rounded to whole seconds
-
 
 # Reasons for not sending a message now that need nobody's attention (see SendReport.all_well).
 NO_LONGER_APPROVED = "no longer approved"
@@ -86,46 +73,6 @@ def sendable_problem(
     if stored.next_attempt_at is not None and stored.next_attempt_at > now:
         return WAITING_TO_RETRY
     return None
-
-
-def _process_state(pid: int) -> tuple[str, float] | None:
-    """(state letter, start time as a Unix timestamp) from /proc, or None where unavailable."""
-    try:
-        stat = (_PROC / str(pid) / "stat").read_text(encoding="ascii")
-        boot_line = next(
-            line
-            for line in (_PROC / "stat").read_text(encoding="ascii").splitlines()
-            if line.startswith("btime ")
-        )
-    except (OSError, StopIteration):
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    ticks = int(fields[19])
-    return fields[0], int(boot_line.split()[1]) + ticks / os.sysconf("SC_CLK_TCK")
-
-
-def claimer_alive(claim: Claim | None) -> bool:
-    """Whether the process that claimed a message may still be sending it.
-
-    A claim made on another computer cannot be checked and counts as alive.
-    """
-    if claim is None:
-        return False
-    if claim.host != socket.gethostname():
-        return True
-    try:
-        os.kill(claim.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, under another user
-    state = _process_state(claim.pid)
-    if state is None:
-        return True
-    letter, started = state
-    if letter in {"Z", "X"}:  # killed but not yet reaped by its parent
-        return False
-    return started <= claim.at.timestamp() + _PID_REUSE_SLACK
 
 
 def next_attempt_delay(settings: Settings, deferred_so_far: int) -> timedelta:
@@ -314,96 +261,3 @@ def retry_failed(outbox: Outbox, message_id: str, *, by: str) -> StoredMessage:
             "last_error": None,
         },
     )
-
-
-# The header block ends at the first empty line; a header continues on lines that start with
-# white space (RFC 5322 §2.2.3).
-_END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
-_FOLD = re.compile(rb"\r?\n(?=[ \t])")
-_TO_LINE = re.compile(rb"^to:(.*)$", re.IGNORECASE | re.MULTILINE)
-
-
-def _to_addresses(data: bytes) -> list[str]:
-    """The addr-specs of the To header(s) of the message bytes.
-
-    Only the header block is read, and only To is parsed: this runs for every message a sender
-    claims. Display names stay encoded words, which `getaddresses` passes over.
-    """
-    end = _END_OF_HEADERS.search(data)
-    head = _FOLD.sub(b"", data[: end.start()] if end else data)
-    values = [value.decode("utf-8", "replace").strip() for value in _TO_LINE.findall(head)]
-    return [address for _, address in getaddresses(values) if address]
-
-
-def _envelope_problem(stored: StoredMessage, header_to: list[str]) -> str | None:
-    """Refuse an envelope the approval does not cover: the approved hash covers the bytes (and
-    so their To header), not the metadata file the envelope is taken from."""
-    if sorted(a.lower() for a in stored.to) != sorted(a.lower() for a in header_to):
-        return "recipients in its .json differ from the approved letter's To (not sent)"
-    return None
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A message this process has taken for sending, with the exact bytes to send."""
-
-    stored: StoredMessage
-    data: bytes
-
-
-class _NotSendable(OutboxError):
-    pass
-
-
-def _claim_request(
-    outbox: Outbox, message_id: str, data: bytes, by: str, claim: Claim
-) -> TransitionRequest:
-    header_to = _to_addresses(data)
-
-    def take(current: StoredMessage) -> dict[str, object]:
-        problem = sendable_problem(outbox, current, now_in_amsterdam(), data)
-        problem = problem or _envelope_problem(current, header_to)
-        if problem:
-            raise _NotSendable(problem)
-        return {"claim": claim}
-
-    return TransitionRequest(
-        message_id,
-        State.SENDING,
-        by,
-        note="claimed for sending",
-        only_from=frozenset({State.APPROVED}),
-        change=take,
-    )
-
-
-def claim_messages(
-    outbox: Outbox, message_ids: Sequence[str], by: str, claim: Claim
-) -> list[Claimed | str]:
-    """Take several messages for this run in one commit; per message what was taken, or why
-    it could not be.
-
-    The bytes are read and their To header parsed before the locks are taken; a claim succeeds
-    only if exactly those bytes are the approved ones and the recipients are those of their To
-    header, and those bytes are what will be sent.
-    """
-    results: list[Claimed | str] = []
-    requests: list[TransitionRequest] = []
-    placed: list[tuple[int, bytes]] = []  # where each request's result goes, with its bytes
-    for message_id in message_ids:
-        try:
-            data = outbox.read_bytes(message_id)
-        except MessageNotFound:
-            results.append("message file missing")
-            continue
-        requests.append(_claim_request(outbox, message_id, data, by, claim))
-        placed.append((len(results), data))
-        results.append("")
-    for (position, data), taken in zip(placed, outbox.transition_many(requests), strict=True):
-        if isinstance(taken, StoredMessage):
-            results[position] = Claimed(taken, data)
-        elif isinstance(taken, TransitionNotAllowed):
-            results[position] = TAKEN_BY_ANOTHER_SENDER
-        else:
-            results[position] = str(taken)
-    return results

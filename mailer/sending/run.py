@@ -1,11 +1,11 @@
 """The send run: approved messages out over SMTP, each at most once, every outcome recorded.
 
-A run first recovers messages left in `sending` by a dead process (`recovery`). Then each of K
-connections takes the next claimed message from the claim pool (claimed ahead, a batch at a
-time: `claim_pool`), waits for the rate limit, and sends it. The run ledger (`send_ledger`)
-gets a line right before DATA and one with the server's answer; outcomes reach the outbox a
-batch at a time (`outcome_recorder`). A stopped run gives back every message that did not
-start; a killed one leaves the ledger from which the next run knows which ones did.
+The plan (`plan`) first recovers messages that a sender which is gone left `sending`. Then each
+of K connections takes the next planned message, waits for the rate limit, claims it (a
+committed transaction: `claims`), and sends it: MAIL and RCPT, a durable mark that DATA
+begins, DATA (`delivery`). The server's answer is committed at once (`records`). A stopped run
+gives back the message it had not begun handing over; one whose DATA began is allowed to
+finish, and its outcome is recorded.
 """
 
 from __future__ import annotations
@@ -13,31 +13,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Collection, Iterator
+from collections.abc import Awaitable, Collection, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosmtplib
 
-from mailer.asyncio_support import cancelled, through_cancellation
-from mailer.asyncio_support import run as run_loop
-from mailer.claim_pool import ClaimPool
 from mailer.config import Settings
 from mailer.errors import OutboxError
-from mailer.outbox.store import Outbox
-from mailer.outbox_writer import start_writer
-from mailer.outcome_recorder import OutcomeRecorder
-from mailer.run_writes import RunWrites, ToSend
-from mailer.send_ledger import RunLedger
+from mailer.outbox.store import Outbox, StoredMessage
+from mailer.sending.claims import Claimed, claim_message, mark_handing_over, new_claim
 from mailer.sending.delivery import Outcome, TransactionResult, deliver
-from mailer.sending.plan import (
-    NOT_SENT,
-    ProgressCallback,
-    SendEvent,
-    SendReport,
-    plan_send,
-)
+from mailer.sending.plan import NOT_SENT, ProgressCallback, SendEvent, SendReport, plan_send
 from mailer.sending.rate_limit import RateLimiter
+from mailer.sending.records import (
+    TAKEN_BY_ANOTHER_SENDER,
+    outcome_request,
+    release_request,
+)
 from mailer.sending.smtp_client import SmtpError, check_security, connect
 
 __all__ = [
@@ -50,12 +43,7 @@ __all__ = [
     "send_approved",
 ]
 
-# Claimed ahead per connection: enough for one commit to cover several messages of every
-# connection, few enough that a run on a computer that loses power leaves few `unknown` (at
-# most about two batches; a week's intakes usually fit in one anyway). With four connections
-# on two cores, batches of 64 instead of 32 made a send of 5000 about 3 % faster.
-_CLAIMS_AHEAD_PER_CONNECTION = 16
-_MAX_CLAIM_BATCH = 64
+_T = TypeVar("_T")
 
 
 class SendInterrupted(KeyboardInterrupt):
@@ -65,92 +53,129 @@ class SendInterrupted(KeyboardInterrupt):
 
 @dataclass
 class _Run:
+    outbox: Outbox
     settings: Settings
     report: SendReport
     limiter: RateLimiter
-    ledger: RunLedger
-    claims: ClaimPool
-    recorder: OutcomeRecorder
+    queue: Iterator[str]
     sender: str
+    by: str
+    progress: ProgressCallback
     signal_name: str | None = None
 
     def stop(self, reason: str) -> None:
         if self.report.stopped is None:
             self.report.stopped = reason
 
-    def record(self, claimed: ToSend, result: TransactionResult) -> None:
-        """The server's answer: into the ledger at once, into the outbox with the next batch."""
-        self.ledger.outcome(claimed.message_id, result)
-        self.recorder.record(claimed.message_id, result)
-
-
-async def _interrupted(
-    run: _Run,
-    client: aiosmtplib.SMTP,
-    claimed: ToSend,
-    delivering: asyncio.Future[TransactionResult],
-    on_wire: bool,
-) -> None:
-    """The run was interrupted during this message's transaction: before DATA the message goes
-    back unsent; after DATA began the transaction is allowed to finish and its outcome is
-    recorded (unknown if it is cut off after all)."""
-    if not on_wire:
-        delivering.cancel()
-    try:
-        result = await through_cancellation(delivering)
-    except asyncio.CancelledError:
-        client.close()
-        if not on_wire:
-            run.recorder.give_back(claimed.message_id, "the run was interrupted")
+    def record(self, claimed: Claimed, result: TransactionResult) -> None:
+        """Commit the server's answer about one claimed message."""
+        request, outcome, line = outcome_request(claimed.stored, result, self.settings, self.by)
+        (stored,) = self.outbox.transition_many([request])
+        message_id = claimed.stored.id
+        if not isinstance(stored, StoredMessage):
+            self.report.skipped[f"outcome not recorded ({stored})"] += 1
             return
-        reply = "the run was interrupted while the message was being handed over"
-        result = TransactionResult(Outcome.UNKNOWN, reply, connection_lost=True)
-    _conclude(run, claimed, result)
+        self.report.add(message_id, outcome)
+        if result.refused and result.outcome == Outcome.SENT:
+            self.report.partial[message_id] = sorted(result.refused)
+        self.progress(SendEvent(message_id, outcome, line))
+
+    def give_back(self, claimed: Claimed, why: str) -> None:
+        """Return a claimed message to `approved`, unsent, without counting an attempt."""
+        self.report.skipped[NOT_SENT] += 1
+        self.outbox.transition_many([release_request(claimed.stored, self.by, why)])
 
 
-def _conclude(run: _Run, claimed: ToSend, result: TransactionResult) -> None:
-    """After the transaction: a problem of the server or the configuration stops the run and
-    gives the message back; any other outcome is recorded."""
-    if result.about_server:
-        run.stop(result.reply)
-        run.recorder.give_back(claimed.message_id, result.reply)
-    else:
-        run.record(claimed, result)
+async def _through_cancellation(future: Awaitable[_T]) -> _T:
+    """The result of `future`, waiting for it even when this task is cancelled meanwhile: a
+    message on the wire and the commit of its outcome complete. The caller re-raises."""
+    task = asyncio.ensure_future(future)
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({task})
+    return task.result()
 
 
-async def _hand_over(run: _Run, client: aiosmtplib.SMTP, claimed: ToSend) -> aiosmtplib.SMTP | None:
+def _cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+class _Transaction:
+    """One claimed message on its way: which claim is current, and whether DATA began."""
+
+    def __init__(self, run: _Run, claimed: Claimed) -> None:
+        self.run = run
+        self.claimed = claimed
+        self.on_wire = False
+
+    def handing_over(self) -> bool:
+        """Called just before DATA: commit the mark; False if the message is no longer ours."""
+        marked = mark_handing_over(self.run.outbox, self.claimed)
+        if marked is None:
+            return False
+        self.claimed = marked
+        self.on_wire = True
+        return True
+
+    def conclude(self, result: TransactionResult) -> None:
+        """After the transaction: a problem of the server or the configuration stops the run
+        and gives the message back; any other outcome is recorded."""
+        if result.taken_over:
+            self.run.report.skipped[TAKEN_BY_ANOTHER_SENDER] += 1
+        elif result.about_server:
+            self.run.stop(result.reply)
+            self.run.give_back(self.claimed, result.reply)
+        else:
+            self.run.record(self.claimed, result)
+
+    async def interrupted(
+        self, client: aiosmtplib.SMTP, delivering: asyncio.Future[TransactionResult]
+    ) -> None:
+        """The run was interrupted: before DATA the message goes back unsent; after DATA began
+        the transaction may finish and its outcome is recorded (unknown if cut off after all)."""
+        if not self.on_wire:
+            delivering.cancel()
+        try:
+            result = await _through_cancellation(delivering)
+        except asyncio.CancelledError:
+            client.close()
+            if not self.on_wire:
+                self.run.give_back(self.claimed, "the run was interrupted")
+                return
+            reply = "the run was interrupted while the message was being handed over"
+            result = TransactionResult(Outcome.UNKNOWN, reply, connection_lost=True)
+        self.conclude(result)
+
+
+async def _hand_over(
+    run: _Run, client: aiosmtplib.SMTP, claimed: Claimed
+) -> aiosmtplib.SMTP | None:
     """Send one claimed message; return the connection for the next one (None once closed)."""
-    on_wire = False
-    message_id = claimed.message_id
-
-    def handing_over() -> None:
-        nonlocal on_wire
-        run.ledger.handing_over(message_id)  # before DATA: from here it may arrive
-        on_wire = True
-
+    transaction = _Transaction(run, claimed)
     delivering = asyncio.ensure_future(
-        deliver(client, run.sender, list(claimed.recipients), claimed.data, handing_over)
+        deliver(client, run.sender, list(claimed.stored.to), claimed.data, transaction.handing_over)
     )
     try:
         result = await asyncio.shield(delivering)
     except asyncio.CancelledError:
-        await _interrupted(run, client, claimed, delivering, on_wire)
+        await transaction.interrupted(client, delivering)
         raise
     except Exception:
         # Not an SMTP outcome (those are results): never leave the message `sending` for it.
         client.close()
-        if not on_wire:
-            run.recorder.give_back(claimed.message_id, "an unexpected error stopped the run")
+        if not transaction.on_wire:
+            run.give_back(transaction.claimed, "an unexpected error stopped the run")
         else:
             reply = "an unexpected error stopped the run while the message was being handed over"
-            run.record(claimed, TransactionResult(Outcome.UNKNOWN, reply))
+            run.record(transaction.claimed, TransactionResult(Outcome.UNKNOWN, reply))
         raise
-    _conclude(run, claimed, result)
+    transaction.conclude(result)
     return None if result.connection_lost else client
 
 
 async def _close(client: aiosmtplib.SMTP) -> None:
-    if cancelled():
+    if _cancelled():
         client.close()
         return
     try:
@@ -160,38 +185,25 @@ async def _close(client: aiosmtplib.SMTP) -> None:
 
 
 async def _worker(run: _Run) -> None:
-    """One connection: connect, then per message the rate limit, a claimed message, the
-    transaction, until the pool is empty or the run stops."""
+    """One connection: per message the rate limit, a connection, a claim, the transaction;
+    until the plan is done or the run stops."""
     client: aiosmtplib.SMTP | None = None
     try:
-        while run.report.stopped is None:
-            if client is None:
+        for message_id in run.queue:
+            await run.limiter.acquire()
+            if run.report.stopped is None and client is None:
                 try:
                     client = await connect(run.settings)
                 except SmtpError as error:
                     run.stop(str(error))
-                    return
-            await run.recorder.room()
-            if run.claims.ahead:
-                claimed = await run.claims.take()
-                if claimed is None:
-                    run.recorder.hurry()
-                    return
-            else:
-                message_id = run.claims.next_id()
-                if message_id is None:
-                    run.recorder.hurry()
-                    return
-                await run.limiter.acquire()
-                if run.report.stopped is not None:  # stopped by another connection meanwhile
-                    run.report.skipped[NOT_SENT] += 1
-                    return
-                claimed = await run.claims.claim_now(message_id)
-                if claimed is None:
-                    continue
-            client = await _hand_over(run, client, claimed)
-            if run.recorder.failure is not None:
-                raise run.recorder.failure
+            if run.report.stopped is not None or client is None:
+                run.report.skipped[NOT_SENT] += 1
+                return
+            taken = claim_message(run.outbox, message_id, run.by, new_claim())
+            if isinstance(taken, str):
+                run.report.skipped[taken] += 1
+                continue
+            client = await _hand_over(run, client, taken)
     finally:
         if client is not None:
             await _close(client)
@@ -214,8 +226,8 @@ def _stop_signals_cancel(run: _Run, numbers: Collection[signal.Signals]) -> Iter
         handler = signal.getsignal(number)
         try:
             loop.add_signal_handler(number, on_signal, number)
-        except (RuntimeError, ValueError):  # not the main thread: leave signals alone
-            continue
+        except (RuntimeError, ValueError, NotImplementedError):
+            continue  # not the main thread, or Windows: Ctrl-C still works
         previous[number] = handler
     try:
         yield
@@ -226,17 +238,7 @@ def _stop_signals_cancel(run: _Run, numbers: Collection[signal.Signals]) -> Iter
                 signal.signal(number, handler)
 
 
-async def _wind_down(run: _Run) -> bool:
-    """Give back what was claimed and not started, and commit every outcome; return whether
-    the outbox now holds everything the ledger knows."""
-    for claimed in await run.claims.close():
-        run.recorder.give_back(claimed.message_id, "the run stopped before this message")
-    await run.recorder.drain()
-    return run.recorder.failure is None
-
-
 async def _send(run: _Run, connections: int, stop_signals: Collection[signal.Signals]) -> None:
-    finished = False
     with _stop_signals_cancel(run, stop_signals):
         try:
             async with asyncio.TaskGroup() as group:
@@ -244,11 +246,6 @@ async def _send(run: _Run, connections: int, stop_signals: Collection[signal.Sig
                     group.create_task(_worker(run))
         except BaseExceptionGroup as errors:
             raise errors.exceptions[0] from None
-        finally:
-            finished = await through_cancellation(_wind_down(run))
-            run.ledger.close(finished=finished)
-    if run.recorder.failure is not None:
-        raise run.recorder.failure
 
 
 def send_approved(
@@ -272,35 +269,25 @@ def send_approved(
     if connections < 1:
         raise OutboxError("--connections must be 1 or more")
     check_security(settings)
-    report = plan or plan_send(outbox, limit=limit, recover_as=by, settings=settings)
-    sender = settings.sender_address.addr_spec  # a bad sender is found before any claim
-    limiter = limiter or RateLimiter(settings.rate_limit)
-    ids = iter(list(report.planned))
-    ledger = RunLedger(outbox)
-    writer = start_writer(RunWrites(outbox, settings, by, ledger.claim))
+    report = plan or plan_send(outbox, limit=limit, recover_as=by)
+    queue = iter(list(report.planned))
     run = _Run(
+        outbox=outbox,
         settings=settings,
         report=report,
-        limiter=limiter,
-        ledger=ledger,
-        claims=ClaimPool(
-            writer,
-            ids,
-            report.skipped,
-            batch=min(_CLAIMS_AHEAD_PER_CONNECTION * connections, _MAX_CLAIM_BATCH),
-            first_batch=connections,
-            ahead=not limiter.interval,
-        ),
-        recorder=OutcomeRecorder(writer, report, progress or _no_progress),
-        sender=sender,
+        limiter=limiter or RateLimiter(settings.rate_limit),
+        queue=queue,
+        sender=settings.sender_address.addr_spec,  # a bad sender is found before any claim
+        by=by,
+        progress=progress or _no_progress,
     )
     try:
-        run_loop(_send(run, connections, stop_signals))
+        with asyncio.Runner() as runner:
+            runner.run(_send(run, connections, stop_signals))
     except asyncio.CancelledError:
         raise SendInterrupted(run.signal_name or "stopped") from None
     finally:
-        writer.close()
-        untouched = sum(1 for _ in ids)  # the run stopped before anyone took them
+        untouched = sum(1 for _ in queue)  # the run stopped before anyone took them
         if untouched:
             report.skipped[NOT_SENT] += untouched
     return report

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
-from mailer import smtp_wire
 from mailer.config import Security, Settings, SmtpAuth
 from mailer.errors import ConfigError, MailerError, SignInFailed, SignInRequired
 from mailer.signin import access_token, check_oauth_settings
@@ -243,7 +242,6 @@ async def connect(settings: Settings) -> aiosmtplib.SMTP:
     Every failure becomes an `SmtpError` (never a traceback, and a caller that catches it knows
     that no connection exists); cancellation passes through.
     """
-    smtp_wire.install()  # see there: the same bytes on the wire, for less CPU
     where = _Where(settings.smtp_host, settings.smtp_port)
     client: aiosmtplib.SMTP | None = None
     try:

@@ -64,7 +64,7 @@ class ReviewContext:
     def __init__(self, workspace: Workspace, settings: Settings, sessions: Sessions) -> None:
         self.workspace = workspace
         self.settings = settings
-        self.outbox = Outbox(workspace.outbox_dir)
+        self.outbox = Outbox.of_workspace(workspace, settings)
         self.sessions = sessions
 
     def policy(self) -> ReviewPolicy:
