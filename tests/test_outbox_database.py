@@ -3,8 +3,11 @@ team's PostgreSQL database, and the schema's version."""
 
 from __future__ import annotations
 
+import json
 import stat
+from email import message_from_bytes
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -17,9 +20,16 @@ from mailer.outbox.database import (
     open_engine,
 )
 from mailer.outbox.schema import SCHEMA_REVISION
-from mailer.outbox.store import Outbox
+from mailer.outbox.store import Outbox, State
 from mailer.workspace import Workspace
+from tests.conftest import intake_row, write_csv
 from tests.test_outbox import queue_one
+
+
+def queue_rows(run_cli: Any, folder: Path, *rows: dict[str, str]) -> tuple[int, str, str]:
+    source = write_csv(folder / "intakes.csv", list(rows))
+    result: tuple[int, str, str] = run_cli("queue", str(source), "--by", "Coach")
+    return result
 
 
 def test_the_schema_revision_is_alembics_head() -> None:
@@ -57,3 +67,56 @@ def test_a_schema_of_another_version_is_refused(postgres_url: str, tmp_path: Pat
     engine.dispose()
     with pytest.raises(SchemaOutOfDate, match="has outbox schema 9999, this program needs"):
         Outbox(tmp_path)
+
+
+def test_db_upgrade_prepares_a_team_database_and_other_commands_wait_for_it(
+    postgres_url: str, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_DATABASE_URL", postgres_url)
+    password = postgres_url.split(":")[2].split("@")[0]
+    code, out, err = run_cli("list")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "has no outbox tables yet; an administrator runs `mailer db upgrade`" in err
+    code, out, err = run_cli("db", "upgrade")
+    assert code == 0, err
+    assert f"outbox schema created -> {SCHEMA_REVISION}" in out
+    assert password not in out + err
+    code, out, _ = run_cli("db", "upgrade")
+    assert code == 0 and "up to date" in out
+    code, _, err = queue_rows(run_cli, tmp_path, intake_row())
+    assert code == 0, err
+    assert len(json.loads(run_cli("list", "--json")[1])) == 1
+
+
+def test_a_password_in_settings_toml_is_refused(workspace: Workspace, run_cli: Any) -> None:
+    settings = workspace.root / "config" / "settings.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8")
+        + '\n[database]\nurl = "postgresql://mailer:geheim@db.example:5432/outbox"\n',
+        encoding="utf-8",
+    )
+    code, _, err = run_cli("list")
+    assert code == 1
+    assert "the database password must not be stored in settings.toml" in err
+    assert "geheim" not in err
+
+
+@pytest.mark.usefixtures("outbox_engine")
+def test_export_writes_the_exact_bytes_as_eml_files(
+    workspace: Workspace, run_cli: Any, tmp_path: Path
+) -> None:
+    outbox, first = queue_one(workspace)
+    _, second = queue_one(workspace, id="PL-2")
+    outbox.transition(second.id, State.REJECTED, by="Anna")
+    target = tmp_path / "export"
+    code, out, _ = run_cli("export", first.id[:4], second.id, "--to", str(target))
+    assert code == 0 and "2 message(s) written" in out
+    for stored in (first, second):
+        written = (target / f"{stored.id}.eml").read_bytes()
+        assert written == outbox.read_bytes(stored.id)
+        assert message_from_bytes(written)["Message-ID"] == stored.message_id
+        assert stat.S_IMODE((target / f"{stored.id}.eml").stat().st_mode) == 0o600
+    code, out, _ = run_cli("export", "--state", "rejected", "--to", str(tmp_path / "rejected"))
+    assert code == 0 and [p.name for p in (tmp_path / "rejected").iterdir()] == [f"{second.id}.eml"]
+    code, _, err = run_cli("export", "--to", str(target))
+    assert code == 2 and "name the messages to export, or give --state" in err

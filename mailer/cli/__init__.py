@@ -5,13 +5,13 @@ Exit codes: 0 all went well, 1 some items were invalid or failed, 2 wrong usage.
 
 from __future__ import annotations
 
-import gc
 import sys
 
 import typer
 
 from mailer.cli import (
     intake_commands,
+    outbox_commands,
     review_commands,
     send_commands,
     signin_commands,
@@ -34,6 +34,7 @@ app = typer.Typer(
 
 for module in (
     intake_commands,
+    outbox_commands,
     review_commands,
     send_commands,
     signin_commands,
@@ -61,9 +62,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    code = main()
-    # The command is done and its files are closed. Python's last collection before the process
-    # ends would only walk every object to free memory the system takes back anyway: 60 ms of a
-    # `mailer send`. Frozen objects are left out of it; the usual clean-up at exit still runs.
-    gc.freeze()
-    sys.exit(code)
+    sys.exit(main())
