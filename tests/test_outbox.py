@@ -284,3 +284,26 @@ def test_a_change_sees_what_another_process_wrote(workspace: Workspace) -> None:
             stored.id, State.SENDING, by="sender", only_from=frozenset({State.APPROVED})
         )
     assert mine.load(stored.id).history[-1].by == "Bram"
+
+
+def test_one_transaction_commits_everything_or_nothing(workspace: Workspace) -> None:
+    outbox = open_outbox(workspace)
+    composer = Composer(load_settings(workspace.root), LetterRenderer(workspace.templates_dir))
+    drafts = [
+        composer.compose(IntakeRecord.model_validate(intake_row(id=f"PL-{n}")), "Coach")
+        for n in range(3)
+    ]
+    with pytest.raises(RuntimeError, match="stopped half-way"), outbox.one_transaction():
+        for composed in drafts[:2]:
+            outbox.add(composed.draft, composed.data, by="Coach")
+        assert outbox.count() == 2  # the block sees its own changes
+        raise RuntimeError("stopped half-way")
+    assert outbox.count() == 0 and outbox.journal() == []
+    with outbox.one_transaction():
+        first = outbox.add(drafts[0].draft, drafts[0].data, by="Coach")
+        # A refused change inside the block leaves the others standing.
+        with pytest.raises(RecordAlreadyQueued):
+            outbox.add(drafts[0].draft, drafts[0].data, by="Coach")
+        outbox.add(drafts[1].draft, drafts[1].data, by="Coach")
+        assert open_outbox(workspace).count() == 0  # nobody else sees them yet
+    assert outbox.count() == 2 and outbox.load(first.id).state == State.PENDING

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -46,11 +46,10 @@ def init(
     )
 
 
-def _print_queued(message: StoredMessage) -> None:
-    console.print(
+def _queued_line(message: StoredMessage) -> str:
+    return (
         f"queued {message.id}  {message.child_name}  {message.meeting_at:%d-%m-%Y %H:%M}  "
-        f"to {', '.join(message.to)}",
-        markup=False,
+        f"to {', '.join(message.to)}"
     )
 
 
@@ -113,10 +112,13 @@ def queue(
 
     opened = open_workspace(home)
     composer = Composer(opened.settings, LetterRenderer(opened.workspace.templates_dir))
-    # Each message is printed (or its ID kept) as it is queued, not held until the end, so a
-    # large export takes the same memory as a small one.
-    queued_ids: list[str] | None = [] if as_json else None
-    on_queued = _collect_ids(queued_ids) if queued_ids is not None else _print_queued
+    # A line (or the ID) per message, printed once the file's transaction is committed; the
+    # messages themselves are not kept, so a large export takes little memory.
+    shown: list[str] = []
+
+    def on_queued(message: StoredMessage) -> None:
+        shown.append(message.id if as_json else _queued_line(message))
+
     try:
         report = queue_file(
             file,
@@ -132,16 +134,11 @@ def queue(
             print_problem(str(problem))
         print_problem(f"Nothing was queued: {invalid}.")
         raise typer.Exit(1) from None
-    _print_report(report, queued_ids)
+    if not as_json:
+        sys.stdout.write("".join(f"{line}\n" for line in shown))
+    _print_report(report, shown if as_json else None)
     if report.problems:
         raise typer.Exit(1)
-
-
-def _collect_ids(ids: list[str]) -> Callable[[StoredMessage], None]:
-    def collect(message: StoredMessage) -> None:
-        ids.append(message.id)
-
-    return collect
 
 
 def register(app: typer.Typer) -> None:

@@ -94,10 +94,12 @@ def queue_file(
     keep_messages: bool = True,
     on_queued: Callable[[StoredMessage], None] | None = None,
 ) -> QueueReport:
-    """Queue every record of `path`; raise InvalidRecords (queueing nothing) when any row is
-    invalid, unless `skip_invalid`, in which case the report lists the problems.
+    """Queue every record of `path` in one transaction; raise InvalidRecords (queueing
+    nothing) when any row is invalid, unless `skip_invalid`, in which case the report lists
+    the problems.
 
-    `keep_messages=False` keeps only counts in the report, for very large files.
+    `keep_messages=False` keeps only counts in the report, for very large files; `on_queued`
+    is told of each message as it is queued (committed when this returns).
     """
     now = now or now_in_amsterdam()
     _, problems = validate_file(path, composer, now=now)
@@ -108,21 +110,28 @@ def queue_file(
         raise InvalidRecords(problems)
     report = QueueReport(problems=problems)
     invalid_rows = {problem.row for problem in problems}
-    for result in read_intake_file(path, now=now):
-        if result.record is None or result.row in invalid_rows:
-            continue
-        try:
-            stored = _queue_record(result.record, result.row, outbox, composer, queued_by, report)
-        except MailerError as error:
-            report.problems.append(RowProblem(path.name, result.row, "id", str(error)))
-            continue
-        if stored is None:
-            continue
-        report.queued_count += 1
-        if keep_messages:
-            report.queued.append(stored)
-        if on_queued:
-            on_queued(stored)
+    with outbox.one_transaction():
+        for result in read_intake_file(path, now=now):
+            if result.record is None or result.row in invalid_rows:
+                continue
+            try:
+                stored = _queue_record(
+                    result.record, result.row, outbox, composer, queued_by, report
+                )
+            except MailerError as error:
+                report.problems.append(RowProblem(path.name, result.row, "id", str(error)))
+                continue
+            if stored is None:
+                continue
+            report.queued_count += 1
+            if keep_messages:
+                report.queued.append(stored)
+            if on_queued:
+                on_queued(stored)
+        if len(report.problems) > len(problems) and not skip_invalid:
+            # A row that failed only now (its message could not be made): the file was
+            # promised to be queued whole, so the transaction goes, and with it every row.
+            raise InvalidRecords(report.problems)
     return report
 
 

@@ -12,6 +12,7 @@ import secrets
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -99,6 +100,8 @@ class Outbox:
         self.directory = directory
         self.url = database_url(directory, url)
         self.engine = open_engine(self.url)
+        # The connection of an open `one_transaction` block, which every call inside it uses.
+        self._pinned: ContextVar[Connection | None] = ContextVar("outbox_transaction", default=None)
         # The pooled connections close with the object (or with `close`), however it is used.
         self._finalizer = weakref.finalize(self, self.engine.dispose)
 
@@ -118,9 +121,29 @@ class Outbox:
         return self.url.get_backend_name() == "sqlite"
 
     @contextmanager
+    def one_transaction(self) -> Iterator[None]:
+        """Make everything done on this outbox inside the block one transaction: committed
+        when the block ends, or not at all (a file is queued whole or not at all). Each change
+        inside it is a savepoint, so one that is refused leaves the others standing."""
+        if self._pinned.get() is not None:
+            yield
+            return
+        with self._writing() as connection:
+            token = self._pinned.set(connection)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
+
+    @contextmanager
     def _writing(self) -> Iterator[Connection]:
         """A transaction that will write: committed when the block ends, rolled back on error.
         On SQLite it holds the write lock from its start (see `database._begin`)."""
+        pinned = self._pinned.get()
+        if pinned is not None:
+            with pinned.begin_nested():
+                yield pinned
+            return
         with (
             self.engine.connect().execution_options(outbox_writes=True) as connection,
             connection.begin(),
@@ -129,6 +152,10 @@ class Outbox:
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
+        pinned = self._pinned.get()
+        if pinned is not None:  # sees the block's own changes
+            yield pinned
+            return
         with self.engine.connect() as connection, connection.begin():
             yield connection
 
