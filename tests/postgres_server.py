@@ -10,12 +10,16 @@ Registered as a pytest plugin by `tests/conftest.py`. Its fixtures:
 * `make_postgres_url` (function): a callable that makes one more such database per call, for
   tests that need several; all are dropped after the test.
 
+`running_server(bin_dir)` starts and stops the same cluster as a plain context manager, for the
+fixture and for `benchmarks/benchmark.py`.
+
 The cluster keeps PostgreSQL's default durability settings (fsync, synchronous_commit) on
 purpose: the outbox's tests are about what survives a crash.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pwd
@@ -262,12 +266,11 @@ def _create_role(server: PostgresServer) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL cluster for the whole session, on 127.0.0.1 and a free port."""
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.fail(NOT_INSTALLED, pytrace=False)
+@contextlib.contextmanager
+def running_server(bin_dir: Path) -> Iterator[PostgresServer]:
+    """Make a cluster with the programs in `bin_dir`, start it on 127.0.0.1 and a free port, and
+    stop and remove it on leaving. A plain context manager, so that `benchmarks/` can start the
+    same server without pytest."""
     base_dir = _make_base_dir(as_root=os.geteuid() == 0)
     runner = _Runner(cwd=base_dir)
     server = PostgresServer(
@@ -303,6 +306,16 @@ def postgres_server() -> Iterator[PostgresServer]:
                 _stop(runner, server)
         finally:
             shutil.rmtree(base_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the whole session, on 127.0.0.1 and a free port."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.fail(NOT_INSTALLED, pytrace=False)
+    with running_server(bin_dir) as server:
+        yield server
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from mailer.outbox.store import Outbox
 from mailer.workspace import Workspace
 from tests.conftest import intake_row, write_csv
-from tests.tampering import damage_metadata, overwrite_stored_bytes
+from tests.tampering import damage_metadata, replace_message_keeping_approval
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -183,7 +183,9 @@ def test_changed_message_after_approval_shows_why(
     run_cli("approve", str(message["id"]), "--by", "Anna", "--unsigned-template")
     outbox = Outbox(workspace.outbox_dir)
     data = outbox.read_bytes(str(message["id"]))
-    overwrite_stored_bytes(outbox, str(message["id"]), data.replace(b"Dolfijnen", b"Zeepaardjes"))
+    replace_message_keeping_approval(
+        outbox, str(message["id"]), data.replace(b"Dolfijnen", b"Zeepaardjes")
+    )
     [after] = listed(run_cli)
     assert "changed after it was approved" in " ".join(after["problems"])  # type: ignore[arg-type]
     _code, out, _ = run_cli("list")

@@ -27,7 +27,7 @@ from mailer.outbox.store import (
 )
 from mailer.workspace import Workspace
 from tests.conftest import intake_row, open_outbox
-from tests.tampering import damage_metadata, overwrite_stored_bytes
+from tests.tampering import damage_metadata, replace_message_keeping_approval
 
 pytestmark = pytest.mark.usefixtures("outbox_engine")
 
@@ -151,17 +151,19 @@ def test_ids_resolve_from_a_unique_prefix(workspace: Workspace) -> None:
         outbox.resolve("zzzzzzzz")
 
 
-def test_changed_bytes_after_approval_are_detected(workspace: Workspace) -> None:
+def test_a_message_changed_after_approval_is_no_longer_approved_as_it_is(
+    workspace: Workspace,
+) -> None:
     outbox, stored = queue_one(workspace)
     approval = Approval(by="Anna", at=now_in_amsterdam(), sha256=stored.sha256)
     approved = outbox.transition(
         stored.id, State.APPROVED, by="Anna", change=lambda _: {"approval": approval}
     )
     assert outbox.approval_problem(approved) is None
-    overwrite_stored_bytes(
-        outbox, stored.id, outbox.read_bytes(stored.id).replace(b"Beste", b"Lieve")
-    )
-    assert "changed after it was approved" in (outbox.approval_problem(approved) or "")
+    changed = outbox.read_bytes(stored.id).replace(b"Beste", b"Lieve")
+    replace_message_keeping_approval(outbox, stored.id, changed)
+    after = outbox.load(stored.id)
+    assert "changed after it was approved" in (outbox.approval_problem(after) or "")
 
 
 def test_new_bytes_replace_the_message_and_its_hash_together(workspace: Workspace) -> None:

@@ -9,7 +9,7 @@ from mailer.outbox.store import Outbox, State, StoredMessage
 from mailer.review.decisions import ReviewPolicy, approve, reject
 from mailer.review.summary import message_problems, message_summary
 from mailer.workspace import Workspace
-from tests.tampering import overwrite_stored_bytes
+from tests.tampering import replace_message_keeping_approval
 from tests.test_outbox import queue_one
 
 OPEN = ReviewPolicy()
@@ -38,7 +38,7 @@ def test_bytes_changed_after_approval_make_the_approval_void_until_approved_agai
     outbox, stored = queued
     approve(outbox, stored.id, "Anna", OPEN)
     changed = outbox.read_bytes(stored.id).replace(b"Dolfijnen", b"Zeepaardjes")
-    overwrite_stored_bytes(outbox, stored.id, changed)
+    replace_message_keeping_approval(outbox, stored.id, changed)
     problems = message_problems(outbox, outbox.load(stored.id), OPEN)
     assert problems == ["the message changed after it was approved; review and approve it again"]
     again = approve(outbox, stored.id, "Anna", OPEN)
@@ -62,7 +62,7 @@ def test_four_eyes_refuses_the_person_who_queued(queued: tuple[Outbox, StoredMes
 
 def test_a_stale_view_cannot_approve(queued: tuple[Outbox, StoredMessage]) -> None:
     outbox, stored = queued
-    overwrite_stored_bytes(outbox, stored.id, outbox.read_bytes(stored.id) + b"\r\n")
+    replace_message_keeping_approval(outbox, stored.id, outbox.read_bytes(stored.id) + b"\r\n")
     with pytest.raises(OutboxError, match="changed after you opened it"):
         approve(outbox, stored.id, "Anna", OPEN, shown_sha256=stored.sha256)
     assert outbox.load(stored.id).state == State.PENDING

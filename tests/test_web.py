@@ -30,7 +30,7 @@ from mailer.web.presenting import meeting_from_calendar
 from mailer.web.security import FRAME_CSP
 from mailer.web.texts import problem_in_dutch
 from mailer.workspace import Workspace
-from tests.tampering import overwrite_stored_bytes
+from tests.tampering import replace_message_keeping_approval
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for `httpx2` under its TestClient and warns at import when it finds
@@ -363,7 +363,7 @@ def test_overview_shows_a_message_changed_after_approval(
         "Anna",
         review_policy(signed_workspace, load_settings(signed_workspace.root)),
     )
-    overwrite_stored_bytes(outbox, message_id, outbox.read_bytes(message_id) + b"\r\n")
+    replace_message_keeping_approval(outbox, message_id, outbox.read_bytes(message_id) + b"\r\n")
     log_in(client)
     assert "De brief is veranderd nadat hij werd goedgekeurd" in client.get("/").text
 

@@ -94,7 +94,9 @@ INTERRUPTED_EXIT_CODE = 130
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    """Indented for a person at a terminal; one line for a script (and much faster to write)."""
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=indent) + "\n")
 
 
 def print_rows(headers: Sequence[str], rows: Iterable[Sequence[str]], title: str = "") -> None:

@@ -20,8 +20,7 @@ from mailer.cli.common import (
 from mailer.durable import durable_write, private_directory
 from mailer.errors import MailerError
 from mailer.outbox.store import State, StoredMessage
-from mailer.review.decisions import ReviewPolicy
-from mailer.review.decisions import approve as approve_message
+from mailer.review.decisions import ReviewPolicy, approve_many
 from mailer.review.decisions import reject as reject_message
 from mailer.review.summary import message_problems, message_summary
 
@@ -193,18 +192,26 @@ def approve(
         print_problem("give message IDs or --all (not both)")
         raise typer.Exit(2)
     ids = _confirm_all(opened, yes) if all_pending else list(messages or [])
+    # `--all` took its IDs from the outbox itself; typed ones may be prefixes.
+    resolved: list[str] = list(ids) if all_pending else []
     failures = 0
-    for typed in ids:
+    for typed in [] if all_pending else ids:
         try:
-            message_id = opened.outbox.resolve(typed)
-            approve_message(
-                opened.outbox, message_id, by, opened.policy, override_template=unsigned_template
-            )
+            resolved.append(opened.outbox.resolve(typed))
         except MailerError as error:
             print_problem(str(error))
             failures += 1
+    results = approve_many(
+        opened.outbox, resolved, by, opened.policy, override_template=unsigned_template
+    )
+    lines = []
+    for message_id, result in zip(resolved, results, strict=True):
+        if isinstance(result, MailerError):
+            print_problem(str(result))
+            failures += 1
         else:
-            console.print(f"approved {message_id} by {by}", markup=False)
+            lines.append(f"approved {message_id} by {by}\n")
+    sys.stdout.write("".join(lines))
     if all_pending and not ids:
         console.print("No pending messages.")
     if failures:

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailer.clock import AMSTERDAM, now_in_amsterdam
@@ -161,18 +161,21 @@ class Outbox:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def load(self, message_id: str) -> StoredMessage:
-        """The message with its whole history."""
+    def load(self, message_id: str, *, with_history: bool = True) -> StoredMessage:
+        """The message, with its whole history unless told otherwise."""
         with self._reading() as connection:
             row = connection.execute(
                 select(messages.c.document).where(messages.c.id == _checked(message_id))
             ).first()
             if row is None:
                 raise MessageNotFound(f"{message_id}: no such message in the outbox")
+            stored = _parsed(message_id, row.document)
+            if not with_history:
+                return stored
             history = [
                 _history_entry(entry) for entry in self._journal_rows(connection, message_id)
             ]
-        return _parsed(message_id, row.document).model_copy(update={"history": history})
+        return stored.model_copy(update={"history": history})
 
     def read_bytes(self, message_id: str) -> bytes:
         """The message exactly as it will be sent."""
@@ -183,6 +186,21 @@ class Outbox:
         if content is None:
             raise MessageNotFound(f"{message_id}: the message is not in the outbox (or purged)")
         return bytes(content)
+
+    def with_contents(self, message_ids: Sequence[str]) -> dict[str, tuple[StoredMessage, bytes]]:
+        """These messages (without history) with their bytes, read a page at a time; a message
+        that does not exist or was purged is left out."""
+        wanted = sorted({_checked(message_id) for message_id in message_ids})
+        found: dict[str, tuple[StoredMessage, bytes]] = {}
+        with self._reading() as connection:
+            for start in range(0, len(wanted), _PAGE):
+                query = select(messages.c.id, messages.c.document, messages.c.content).where(
+                    messages.c.id.in_(wanted[start : start + _PAGE]),
+                    messages.c.content.is_not(None),
+                )
+                for row in connection.execute(query):
+                    found[row.id] = (_parsed(row.id, row.document), bytes(row.content))
+        return found
 
     def ids(self) -> list[str]:
         with self._reading() as connection:
@@ -256,11 +274,17 @@ class Outbox:
             )
         return str(matches[0])
 
-    def approval_problem(self, stored: StoredMessage) -> str | None:
-        """Why an approved message may not be sent as it is, or None when it may."""
+    @staticmethod
+    def approval_problem(stored: StoredMessage) -> str | None:
+        """Why an approved message may not be sent as it is, or None when it may.
+
+        The store writes a message's bytes and their hash together, so the hash tells; the
+        bytes themselves are hashed again when a message is approved and when it is claimed
+        for sending, so bytes changed behind the store's back are caught there.
+        """
         if stored.approval is None:
             return "not approved"
-        if sha256_hex(self.read_bytes(stored.id)) != stored.approval.sha256:
+        if stored.sha256 != stored.approval.sha256:
             return "the message changed after it was approved; review and approve it again"
         return None
 
@@ -388,11 +412,12 @@ class Outbox:
                 lines.append((updated.id, entry, request.reply))
                 results.append(updated.model_copy(update={"history": [entry]}))
             now = now_in_amsterdam()
-            for stored in changed.values():
-                values = _columns(stored, now)
-                if new_bytes is not None:
-                    values["content"] = new_bytes
-                connection.execute(update(messages).where(messages.c.id == stored.id), values)
+            rows = [{**_columns(stored, now), "key": stored.id} for stored in changed.values()]
+            if new_bytes is not None:
+                for row in rows:
+                    row["content"] = new_bytes
+            if rows:
+                connection.execute(update(messages).where(messages.c.id == bindparam("key")), rows)
             _write_journal(connection, lines)
         return results
 

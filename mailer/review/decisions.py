@@ -6,20 +6,29 @@ what was shown, the template's sign-off) are the same wherever a person decides.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
-from mailer.errors import ApprovalRefused, OutboxError
+from mailer.errors import ApprovalRefused, MessageNotFound, OutboxError
 from mailer.letters.template_signoff import signed_versions
-from mailer.outbox.store import Approval, Outbox, Rejection, State, StoredMessage, sha256_hex
+from mailer.outbox.store import (
+    Approval,
+    Outbox,
+    Rejection,
+    State,
+    StoredMessage,
+    TransitionRequest,
+    sha256_hex,
+)
 from mailer.text_safety import has_control_characters
 from mailer.workspace import Workspace
 
 __all__ = [
     "ReviewPolicy",
     "approve",
+    "approve_many",
     "check_person_name",
     "reject",
     "review_policy",
@@ -53,29 +62,23 @@ def template_signed_off(stored: StoredMessage, policy: ReviewPolicy) -> bool:
     return stored.template_version in policy.signed_template_versions
 
 
-def approve(
-    outbox: Outbox,
-    message_id: str,
+def _approval(
+    stored: StoredMessage,
+    current: str,
     by: str,
     policy: ReviewPolicy,
-    *,
-    shown_sha256: str | None = None,
-    override_template: bool = False,
-) -> StoredMessage:
-    """Approve the message's current bytes under `by`'s name.
-
-    `shown_sha256` is the hash of what the reviewer saw (the web page sends it): a message that
-    changed since then is refused instead of approved unseen.
-    """
-    by = check_person_name(by)
-    stored = outbox.load(message_id)
+    shown_sha256: str | None,
+    override_template: bool,
+) -> tuple[Approval, str]:
+    """The approval of `by` for this message whose bytes hash to `current`, with its journal
+    note; ApprovalRefused names the rule that stands in the way."""
+    message_id = stored.id
     if policy.four_eyes and stored.queued_by.casefold() == by.casefold():
         raise ApprovalRefused(
             message_id,
             "four_eyes",
             f"{by} queued this message; four eyes are required, so someone else must approve it",
         )
-    current = sha256_hex(outbox.read_bytes(message_id))
     if shown_sha256 is not None and shown_sha256 != current:
         raise ApprovalRefused(
             message_id,
@@ -99,14 +102,93 @@ def approve(
             "--unsigned-template if you accept this letter anyway",
         )
     approval = Approval(by=by, at=now_in_amsterdam(), sha256=current, template_override=not signed)
-    return outbox.transition(
-        message_id,
-        State.APPROVED,
-        by=by,
-        note="approved" if signed else "approved although the template version has no sign-off",
-        only_from=frozenset({State.PENDING, State.APPROVED}),
-        change=lambda _: {"approval": approval, "rejection": None},
+    note = "approved" if signed else "approved although the template version has no sign-off"
+    return approval, note
+
+
+def _unless_changed_since(
+    read: StoredMessage, approval: Approval
+) -> Callable[[StoredMessage], dict[str, object]]:
+    """The approval's fields, refused when the message was rendered again after it was read."""
+
+    def change(current: StoredMessage) -> dict[str, object]:
+        if (current.sha256, current.template_version) != (read.sha256, read.template_version):
+            raise ApprovalRefused(
+                read.id, "stale", "the message changed meanwhile; review it again"
+            )
+        return {"approval": approval, "rejection": None}
+
+    return change
+
+
+def approve_many(
+    outbox: Outbox,
+    message_ids: Sequence[str],
+    by: str,
+    policy: ReviewPolicy,
+    *,
+    shown_sha256: str | None = None,
+    override_template: bool = False,
+) -> list[StoredMessage | OutboxError]:
+    """Approve each message's current bytes under `by`'s name, in one transaction; per message
+    the approved message or why it was refused (a refusal stops no other approval).
+
+    `shown_sha256` is the hash of what the reviewer saw (the web page sends it for one
+    message): a message that changed since then is refused instead of approved unseen.
+    """
+    by = check_person_name(by)
+    results: dict[str, StoredMessage | OutboxError] = {}
+    with outbox.one_transaction():
+        found = outbox.with_contents(message_ids)
+        requests: list[TransitionRequest] = []
+        for message_id in message_ids:
+            if message_id not in found:
+                results[message_id] = MessageNotFound(f"{message_id}: no such message")
+                continue
+            stored, data = found[message_id]
+            try:
+                approval, note = _approval(
+                    stored, sha256_hex(data), by, policy, shown_sha256, override_template
+                )
+            except ApprovalRefused as refused:
+                results[message_id] = refused
+                continue
+            requests.append(
+                TransitionRequest(
+                    message_id,
+                    State.APPROVED,
+                    by,
+                    note=note,
+                    only_from=frozenset({State.PENDING, State.APPROVED}),
+                    change=_unless_changed_since(stored, approval),
+                )
+            )
+        for request, result in zip(requests, outbox.transition_many(requests), strict=True):
+            results[request.message_id] = result
+    return [results[message_id] for message_id in message_ids]
+
+
+def approve(
+    outbox: Outbox,
+    message_id: str,
+    by: str,
+    policy: ReviewPolicy,
+    *,
+    shown_sha256: str | None = None,
+    override_template: bool = False,
+) -> StoredMessage:
+    """Approve one message (see `approve_many`); raise why it cannot be."""
+    (result,) = approve_many(
+        outbox,
+        [message_id],
+        by,
+        policy,
+        shown_sha256=shown_sha256,
+        override_template=override_template,
     )
+    if isinstance(result, OutboxError):
+        raise result
+    return result
 
 
 def reject(outbox: Outbox, message_id: str, by: str, reason: str) -> StoredMessage:

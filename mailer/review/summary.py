@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailer.errors import MessageNotFound
 from mailer.outbox.store import Outbox, State, StoredMessage
 from mailer.review.decisions import ReviewPolicy, template_signed_off
 
@@ -19,10 +18,7 @@ def message_problems(outbox: Outbox, stored: StoredMessage, policy: ReviewPolicy
     """What a reviewer should know before this message can go out, in plain words."""
     problems = []
     if stored.state == State.APPROVED:
-        try:
-            problem = outbox.approval_problem(stored)
-        except MessageNotFound:
-            problem = "the message file is missing from the outbox"
+        problem = outbox.approval_problem(stored)
         if problem:
             problems.append(problem)
     # Only a message still waiting for review needs a signed-off template: an approval already
