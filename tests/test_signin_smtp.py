@@ -66,6 +66,28 @@ def smtp_values(server: Any, certificates: Certificates) -> dict[str, Any]:
     }
 
 
+def point_workspace_at(
+    monkeypatch: pytest.MonkeyPatch,
+    service: OAuthService,
+    server: Any,
+    certificates: Certificates,
+    folder: Path,
+) -> None:
+    """Set the workspace's variables: sign in to `service` as Microsoft 365 (token cache in
+    `folder`), send through `server` with STARTTLS."""
+    env = microsoft_env(
+        service,
+        folder / "token.json",
+        MAILER_SMTP_HOST="127.0.0.1",
+        MAILER_SMTP_PORT=str(server.port),
+        MAILER_SMTP_SECURITY="starttls",
+        MAILER_SMTP_CA_FILE=str(certificates.ca_file),
+        MAILER_SMTP_TIMEOUT="5",
+    )
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
 async def log_in_and_quit(settings: Settings) -> None:
     client = await connect(settings)
     await client.quit()
@@ -82,17 +104,7 @@ def test_mailer_send_logs_in_with_the_token_and_delivers(
     handler = XOAuth2Handler(tokens=service.book)
     ids = approved_outbox(workspace, 2)
     with xoauth2_server(certificates, handler) as server:
-        env = microsoft_env(
-            service,
-            tmp_path / "token.json",
-            MAILER_SMTP_HOST="127.0.0.1",
-            MAILER_SMTP_PORT=str(server.port),
-            MAILER_SMTP_SECURITY="starttls",
-            MAILER_SMTP_CA_FILE=str(certificates.ca_file),
-            MAILER_SMTP_TIMEOUT="5",
-        )
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
+        point_workspace_at(monkeypatch, service, server, certificates, tmp_path)
         assert run_cli("login")[0] == 0
         code, out, err = run_cli("send", "--yes")
     assert code == 0, err
@@ -208,17 +220,7 @@ def test_check_smtp_logs_in_and_says_how(
 ) -> None:
     handler = XOAuth2Handler(tokens=service.book)
     with xoauth2_server(certificates, handler) as server:
-        env = microsoft_env(
-            service,
-            tmp_path / "token.json",
-            MAILER_SMTP_HOST="127.0.0.1",
-            MAILER_SMTP_PORT=str(server.port),
-            MAILER_SMTP_SECURITY="starttls",
-            MAILER_SMTP_CA_FILE=str(certificates.ca_file),
-            MAILER_SMTP_TIMEOUT="5",
-        )
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
+        point_workspace_at(monkeypatch, service, server, certificates, tmp_path)
         before_login = run_cli("check", "--smtp")
         run_cli("login")
         after_login = run_cli("check", "--smtp")
