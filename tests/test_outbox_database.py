@@ -90,11 +90,12 @@ def test_db_upgrade_prepares_a_team_database_and_other_commands_wait_for_it(
 
 def test_a_password_in_settings_toml_is_refused(workspace: Workspace, run_cli: Any) -> None:
     settings = workspace.root / "config" / "settings.toml"
-    settings.write_text(
-        settings.read_text(encoding="utf-8")
-        + '\n[database]\nurl = "postgresql://mailer:geheim@db.example:5432/outbox"\n',
-        encoding="utf-8",
+    text = settings.read_text(encoding="utf-8")
+    assert "\n[database]\n" in text and '\nurl = ""\n' in text
+    with_password = text.replace(
+        '\nurl = ""\n', '\nurl = "postgresql://mailer:geheim@db.example:5432/outbox"\n'
     )
+    settings.write_text(with_password, encoding="utf-8")
     code, _, err = run_cli("list")
     assert code == 1
     assert "the database password must not be stored in settings.toml" in err
