@@ -297,3 +297,28 @@ def test_unknown_location_is_a_row_problem_with_a_suggestion(tmp_path: Path, run
         "address"
     )
     assert listed(run_cli) == []
+
+
+def test_a_row_whose_letter_cannot_be_made_queues_nothing_of_the_file(
+    tmp_path: Path, run_cli: Run, workspace: Workspace
+) -> None:
+    # A letter that only one record trips over: found while queueing, after the rows before
+    # it were already added in the file's transaction.
+    template = workspace.templates_dir / "nl" / "letter.txt.j2"
+    template.write_text(
+        template.read_text(encoding="utf-8")
+        + '{% if child_name == "Daan" %}{{ not_a_field }}{% endif %}\n',
+        encoding="utf-8",
+    )
+    rows = [intake_row(), intake_row(id="PL-2", child_name="Daan"), intake_row(id="PL-3")]
+    code, out, err = queue_rows(run_cli, tmp_path, *rows)
+    assert code == 1
+    assert "intakes.csv:3: letter:" in err and "not_a_field" in err
+    assert "Nothing was queued" in err
+    assert "queued " not in out
+    assert listed(run_cli) == []
+    code, _, err = run_cli(
+        "queue", str(tmp_path / "intakes.csv"), "--skip-invalid", "--by", "Coach"
+    )
+    assert code == 1 and "intakes.csv:3: letter:" in err
+    assert sorted(m["child_name"] for m in listed(run_cli)) == ["Zoë de Vries", "Zoë de Vries"]

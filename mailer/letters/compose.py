@@ -114,14 +114,6 @@ class Composer:
         )
         return ComposedMessage(data=data, draft=draft)
 
-    def check(self, record: IntakeRecord) -> None:
-        """Raise a MailerError when the letter for `record` cannot be rendered.
-
-        The cheap part of `compose` (no MIME, no calendar): validating a whole file with it before
-        anything is queued costs a fraction of composing every message twice.
-        """
-        self._render(record.language, letter_context(record, self.settings))
-
     def _render(self, language: str, context: dict[str, Any]) -> RenderedLetter:
         """Render the letter and make its HTML mail-client ready, refusing remote content."""
         letter = self.renderer.render(language, context)

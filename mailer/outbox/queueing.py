@@ -47,8 +47,9 @@ class QueueReport:
 def validate_file(
     path: Path, composer: Composer, now: datetime | None = None
 ) -> tuple[int, list[RowProblem]]:
-    """Check every row, including that its letter renders; return the number of valid rows and
-    every problem found."""
+    """Check every row's record and location; return the number of valid rows and every
+    problem found. (Whether each letter can be made is found while queueing, in the same
+    transaction, so a row that fails there still queues nothing of the file.)"""
     valid = 0
     problems: list[RowProblem] = []
     for result in read_intake_file(path, now=now):
@@ -59,12 +60,7 @@ def validate_file(
         if location:
             problems.append(RowProblem(path.name, result.row, "location", location))
             continue
-        try:
-            composer.check(result.record)
-        except MailerError as error:
-            problems.append(RowProblem(path.name, result.row, "letter", str(error)))
-        else:
-            valid += 1
+        valid += 1
     return valid, problems
 
 
@@ -108,7 +104,7 @@ def queue_file(
     wrong_file = any(problem.field == "column" for problem in problems)
     if problems and (wrong_file or not skip_invalid):
         raise InvalidRecords(problems)
-    report = QueueReport(problems=problems)
+    report = QueueReport(problems=list(problems))
     invalid_rows = {problem.row for problem in problems}
     with outbox.one_transaction():
         for result in read_intake_file(path, now=now):
@@ -119,7 +115,7 @@ def queue_file(
                     result.record, result.row, outbox, composer, queued_by, report
                 )
             except MailerError as error:
-                report.problems.append(RowProblem(path.name, result.row, "id", str(error)))
+                report.problems.append(RowProblem(path.name, result.row, "letter", str(error)))
                 continue
             if stored is None:
                 continue
