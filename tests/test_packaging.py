@@ -3,10 +3,14 @@ anywhere."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from mailer.workspace import Workspace
+from tests.conftest import intake_row, write_csv
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -104,3 +108,32 @@ def test_sending_loads_neither_the_letter_libraries_nor_the_address_validator() 
         "mailer.intake.records",
     }
     assert unneeded.isdisjoint(loaded)
+
+
+WITHOUT_POSIX = """
+import pkgutil, signal, sys
+sys.modules["fcntl"] = None  # importing it now fails, as on Windows
+del signal.SIGHUP
+import mailer
+for module in pkgutil.walk_packages(mailer.__path__, "mailer."):
+    if ".migrations" not in module.name:
+        __import__(module.name)
+from mailer.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_the_package_imports_and_works_without_posix_only_modules(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    source = write_csv(tmp_path / "intakes.csv", [intake_row()])
+    for args in (["queue", str(source), "--by", "Coach"], ["list", "--json"]):
+        done = subprocess.run(
+            [sys.executable, "-c", WITHOUT_POSIX, *args, "--home", str(workspace.root)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    assert [m["child_name"] for m in json.loads(done.stdout)] == ["Zoë de Vries"]

@@ -31,7 +31,10 @@ __all__ = [
 ]
 
 # Stopping `mailer send` by these (a closed terminal, `kill`, a service manager) is Ctrl-C.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# Windows has no SIGHUP (closing its console window sends Ctrl-C's own event).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 @contextlib.contextmanager
