@@ -4,6 +4,7 @@ team's PostgreSQL database, and the schema's version."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
 from email import message_from_bytes
 from pathlib import Path
@@ -121,3 +122,24 @@ def test_export_writes_the_exact_bytes_as_eml_files(
     assert code == 0 and [p.name for p in (tmp_path / "rejected").iterdir()] == [f"{second.id}.eml"]
     code, _, err = run_cli("export", "--to", str(target))
     assert code == 2 and "name the messages to export, or give --state" in err
+
+
+def test_a_command_that_waits_too_long_for_the_outbox_says_so_in_one_line(
+    workspace: Workspace, run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbox, stored = queue_one(workspace)
+    monkeypatch.setattr("mailer.outbox.database._BUSY_TIMEOUT_MS", 200)
+    # Another process holds the write lock (a long `mailer queue`, say).
+    blocker = sqlite3.connect(workspace.outbox_dir / DATABASE_FILE, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        code, _, err = run_cli("reject", stored.id, "--reason", "te laat", "--by", "Anna")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "error: the outbox is busy: another command is still writing to it (a large "
+        "`mailer queue`, say); run this command again when that one is done"
+    ]
+    assert outbox.load(stored.id).state == State.PENDING

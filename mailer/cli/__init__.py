@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from mailer.cli import (
     intake_commands,
@@ -20,6 +21,7 @@ from mailer.cli import (
 )
 from mailer.cli.common import INTERRUPTED_EXIT_CODE, print_problem
 from mailer.errors import MailerError
+from mailer.outbox.database import database_problem
 
 __all__ = ["app", "entry", "main"]
 
@@ -57,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         return code if isinstance(code, int) else (0 if code is None else 1)
     except MailerError as error:
         print_problem(f"error: {error}")
+        return 1
+    except OperationalError as error:  # the database went away or stayed locked mid-command
+        print_problem(f"error: {database_problem(error)}")
         return 1
     return 0
 

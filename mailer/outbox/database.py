@@ -24,6 +24,7 @@ from mailer.outbox.schema import SCHEMA_REVISION
 __all__ = [
     "DATABASE_FILE",
     "SchemaOutOfDate",
+    "database_problem",
     "database_url",
     "describe",
     "open_engine",
@@ -166,6 +167,21 @@ def open_engine(url: URL, *, check_schema: bool = True) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+def database_problem(error: OperationalError) -> str:
+    """One line for a person about a database that failed in the middle of a command; the
+    step that failed was rolled back, so the outbox is as it was before it."""
+    reason = _reason(error)
+    if "database is locked" in reason:
+        return (
+            "the outbox is busy: another command is still writing to it (a large "
+            "`mailer queue`, say); run this command again when that one is done"
+        )
+    return (
+        f"the outbox database failed ({reason}); nothing of the step that failed was kept: "
+        "run the command again, or check the database (MAILER_DATABASE_URL) and the disk"
+    )
 
 
 def _reason(error: OperationalError) -> str:
