@@ -45,35 +45,42 @@ def list_messages(
     opened = open_workspace(home)
     policy_ = opened.policy
     damaged: list[str] = []
-    messages = sorted(
-        opened.outbox.messages(state, damaged=damaged),
-        key=lambda stored: (stored.meeting_at, stored.id),
-    )
-    for problem in damaged:
-        print_problem(problem)
+    # What is printed is kept, not the messages: memory stays small for a large outbox.
+    # Sorted by meeting, as staff plan them.
+    listed = opened.outbox.messages(state, damaged=damaged)
     if as_json:
-        print_json([message_summary(opened.outbox, stored, policy_) for stored in messages])
-    elif not messages:
-        console.print("The outbox is empty." if state is None else f"No {state.value} messages.")
+        summaries = sorted(
+            ((m.meeting_at, m.id), message_summary(opened.outbox, m, policy_)) for m in listed
+        )
+        _report_damaged(damaged)
+        print_json([summary for _, summary in summaries])
     else:
-        _print_table(opened, messages, policy_)
+        rows = sorted(((m.meeting_at, m.id), _table_row(opened, m, policy_)) for m in listed)
+        _report_damaged(damaged)
+        if rows:
+            headers = ["ID", "state", "child", "meeting", "to", "problem"]
+            print_rows(headers, [row for _, row in rows], title="Outbox")
+        else:
+            none = "The outbox is empty." if state is None else f"No {state.value} messages."
+            console.print(none)
     if damaged:
         raise typer.Exit(1)
 
 
-def _print_table(opened: Opened, messages: list[StoredMessage], policy_: ReviewPolicy) -> None:
-    rows = [
-        [
-            stored.id,
-            stored.state.value,
-            stored.child_name,
-            f"{stored.meeting_at:%d-%m-%Y %H:%M}",
-            ", ".join(stored.to),
-            "; ".join(message_problems(opened.outbox, stored, policy_)),
-        ]
-        for stored in messages
+def _report_damaged(damaged: list[str]) -> None:
+    for problem in damaged:
+        print_problem(problem)
+
+
+def _table_row(opened: Opened, stored: StoredMessage, policy_: ReviewPolicy) -> list[str]:
+    return [
+        stored.id,
+        stored.state.value,
+        stored.child_name,
+        f"{stored.meeting_at:%d-%m-%Y %H:%M}",
+        ", ".join(stored.to),
+        "; ".join(message_problems(opened.outbox, stored, policy_)),
     ]
-    print_rows(["ID", "state", "child", "meeting", "to", "problem"], rows, title="Outbox")
 
 
 def _print_overview(opened: Opened, stored: StoredMessage, text: str) -> None:
@@ -201,13 +208,13 @@ def approve(
         except MailerError as error:
             print_problem(str(error))
             failures += 1
-    results = approve_many(
+    refused = approve_many(
         opened.outbox, resolved, by, opened.policy, override_template=unsigned_template
     )
     lines = []
-    for message_id, result in zip(resolved, results, strict=True):
-        if isinstance(result, MailerError):
-            print_problem(str(result))
+    for message_id in resolved:
+        if message_id in refused:
+            print_problem(str(refused[message_id]))
             failures += 1
         else:
             lines.append(f"approved {message_id} by {by}\n")

@@ -63,10 +63,13 @@ messages = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("changed_at", UtcDateTime(), nullable=False),
     Column("sha256", String(64), nullable=False),
-    Column("content", LargeBinary(), nullable=True),
     Column("document", Text(), nullable=False),
-    # The send plan and every list by state read messages in queueing order.
-    Index("messages_by_state", "state", "created_at"),
+    # Last: SQLite keeps a row's columns in this order and a large value runs over into
+    # overflow pages, which a read of any later column would have to walk through.
+    Column("content", LargeBinary(), nullable=True),
+    # Listings read messages a page at a time in queueing order, all or those in one state.
+    Index("messages_in_order", "created_at", "id"),
+    Index("messages_by_state", "state", "created_at", "id"),
     Index("messages_by_record", "record_key"),
 )
 

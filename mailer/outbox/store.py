@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from mailer.clock import AMSTERDAM, now_in_amsterdam
@@ -227,14 +227,8 @@ class Outbox:
             query = select(messages.c.id, messages.c.created_at, messages.c.document)
             if state is not None:
                 query = query.where(messages.c.state == state.value)
-            if after is not None:
-                created, last_id = after
-                query = query.where(
-                    or_(
-                        messages.c.created_at > created,
-                        and_(messages.c.created_at == created, messages.c.id > last_id),
-                    )
-                )
+            if after is not None:  # a row-value comparison, which both engines use the index for
+                query = query.where(tuple_(messages.c.created_at, messages.c.id) > tuple_(*after))
             query = query.order_by(messages.c.created_at, messages.c.id).limit(_PAGE)
             with self._reading() as connection:
                 rows = connection.execute(query).all()

@@ -35,6 +35,9 @@ __all__ = [
     "template_signed_off",
 ]
 
+# Messages approved per read: their letters are held in memory together.
+_PAGE = 500
+
 
 @dataclass(frozen=True)
 class ReviewPolicy:
@@ -129,43 +132,47 @@ def approve_many(
     *,
     shown_sha256: str | None = None,
     override_template: bool = False,
-) -> list[StoredMessage | OutboxError]:
-    """Approve each message's current bytes under `by`'s name, in one transaction; per message
-    the approved message or why it was refused (a refusal stops no other approval).
+) -> dict[str, OutboxError]:
+    """Approve each message's current bytes under `by`'s name, in one transaction; return why
+    each refused message was refused (a refusal stops no other approval). The messages are
+    read a page at a time, so memory stays flat however many there are.
 
     `shown_sha256` is the hash of what the reviewer saw (the web page sends it for one
     message): a message that changed since then is refused instead of approved unseen.
     """
     by = check_person_name(by)
-    results: dict[str, StoredMessage | OutboxError] = {}
+    refused: dict[str, OutboxError] = {}
     with outbox.one_transaction():
-        found = outbox.with_contents(message_ids)
-        requests: list[TransitionRequest] = []
-        for message_id in message_ids:
-            if message_id not in found:
-                results[message_id] = MessageNotFound(f"{message_id}: no such message")
-                continue
-            stored, data = found[message_id]
-            try:
-                approval, note = _approval(
-                    stored, sha256_hex(data), by, policy, shown_sha256, override_template
+        for start in range(0, len(message_ids), _PAGE):
+            page = message_ids[start : start + _PAGE]
+            found = outbox.with_contents(page)
+            requests: list[TransitionRequest] = []
+            for message_id in page:
+                if message_id not in found:
+                    refused[message_id] = MessageNotFound(f"{message_id}: no such message")
+                    continue
+                stored, data = found[message_id]
+                try:
+                    approval, note = _approval(
+                        stored, sha256_hex(data), by, policy, shown_sha256, override_template
+                    )
+                except ApprovalRefused as refusal:
+                    refused[message_id] = refusal
+                    continue
+                requests.append(
+                    TransitionRequest(
+                        message_id,
+                        State.APPROVED,
+                        by,
+                        note=note,
+                        only_from=frozenset({State.PENDING, State.APPROVED}),
+                        change=_unless_changed_since(stored, approval),
+                    )
                 )
-            except ApprovalRefused as refused:
-                results[message_id] = refused
-                continue
-            requests.append(
-                TransitionRequest(
-                    message_id,
-                    State.APPROVED,
-                    by,
-                    note=note,
-                    only_from=frozenset({State.PENDING, State.APPROVED}),
-                    change=_unless_changed_since(stored, approval),
-                )
-            )
-        for request, result in zip(requests, outbox.transition_many(requests), strict=True):
-            results[request.message_id] = result
-    return [results[message_id] for message_id in message_ids]
+            for request, result in zip(requests, outbox.transition_many(requests), strict=True):
+                if isinstance(result, OutboxError):
+                    refused[request.message_id] = result
+    return refused
 
 
 def approve(
@@ -178,7 +185,7 @@ def approve(
     override_template: bool = False,
 ) -> StoredMessage:
     """Approve one message (see `approve_many`); raise why it cannot be."""
-    (result,) = approve_many(
+    refused = approve_many(
         outbox,
         [message_id],
         by,
@@ -186,9 +193,9 @@ def approve(
         shown_sha256=shown_sha256,
         override_template=override_template,
     )
-    if isinstance(result, OutboxError):
-        raise result
-    return result
+    if message_id in refused:
+        raise refused[message_id]
+    return outbox.load(message_id)
 
 
 def reject(outbox: Outbox, message_id: str, by: str, reason: str) -> StoredMessage:

@@ -24,10 +24,11 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("changed_at", sa.DateTime(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
-        sa.Column("content", sa.LargeBinary(), nullable=True),
         sa.Column("document", sa.Text(), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=True),
     )
-    op.create_index("messages_by_state", "messages", ["state", "created_at"])
+    op.create_index("messages_in_order", "messages", ["created_at", "id"])
+    op.create_index("messages_by_state", "messages", ["state", "created_at", "id"])
     op.create_index("messages_by_record", "messages", ["record_key"])
     op.create_table(
         "record_keys",
