@@ -133,13 +133,6 @@ def send_with_progress(opened: Opened, plan: SendReport, by: str, connections: i
 
 
 def print_outcome(plan: SendReport) -> None:
-    recovery = plan.recovery
-    if recovery.given_back:
-        console.print(
-            f"{len(recovery.given_back)} message(s) an earlier sender had claimed but not yet "
-            "handed over were taken into this run.",
-            markup=False,
-        )
     for message_id in plan.recovered:
         print_problem(
             f"{message_id}: its sender stopped while sending; it is now unknown: decide with "

@@ -62,12 +62,12 @@ class Delivery(_Frozen):
 
 
 class Claim(_Frozen):
-    """Which sender took the message, and whether it has begun handing it over.
+    """Which sender is handing the message over to the server.
 
-    `pid`, `host` and `started` (the process's start time) tell a sender on this computer that
-    the claimer is gone; a claim from another computer counts as alive until `lease_until`.
-    `handing_over` is committed just before SMTP DATA: after a sender died, a claim without it
-    surely never reached the server, a claim with it may have.
+    A claim is committed just before SMTP DATA, so a message whose claimer died may have
+    reached the server. `pid`, `host` and `started` (the process's start time) tell a sender on
+    this computer that the claimer is gone; a claim from another computer counts as alive until
+    `lease_until`.
     """
 
     pid: int
@@ -75,7 +75,6 @@ class Claim(_Frozen):
     started: float
     at: datetime
     lease_until: datetime
-    handing_over: bool = False
 
 
 class HistoryEntry(_Frozen):

@@ -28,8 +28,12 @@ class State(StrEnum):
 ALLOWED: dict[State, frozenset[State]] = {
     # Re-rendering or replacing a pending message keeps it pending.
     State.PENDING: frozenset({State.PENDING, State.APPROVED, State.REJECTED}),
-    # An approval is withdrawn (back to pending) when the message is rendered again.
-    State.APPROVED: frozenset({State.PENDING, State.APPROVED, State.REJECTED, State.SENDING}),
+    # An approval is withdrawn (back to pending) when the message is rendered again. A sender
+    # claims it just before DATA; when the server refuses every recipient before that, it
+    # stays approved to be tried again (4xx) or fails (5xx) without having been claimed.
+    State.APPROVED: frozenset(
+        {State.PENDING, State.APPROVED, State.REJECTED, State.SENDING, State.FAILED}
+    ),
     # A rejected message comes back when its record is queued again with changes.
     State.REJECTED: frozenset({State.PENDING}),
     # A temporary failure leaves the message approved, for a later `send` to try again.

@@ -1,10 +1,10 @@
-"""Claiming a message for sending, marking it just before DATA, and telling whether the sender
+"""Reading a message for sending, claiming it just before DATA, and telling whether the sender
 that claimed a message is still there.
 
-A claim is a committed state change (`approved` -> `sending`) made right before MAIL FROM. It
-succeeds only while the stored bytes are exactly the approved ones and the envelope is exactly
-the To header of those bytes. Just before DATA the claim is marked `handing_over`, durably:
-should the sender die, the next one knows whether the server may have the message.
+A message is read (bytes and envelope checked against the approval) before MAIL FROM; its claim
+(`approved` -> `sending`) is committed after RCPT, right before DATA, and succeeds only while
+the message still holds the bytes that were read. So from the claim on, the server may have the
+message, and before it nothing was handed over: a dead sender's claim means `unknown`.
 """
 
 from __future__ import annotations
@@ -20,17 +20,19 @@ from functools import cache
 import psutil
 
 from mailer.clock import now_in_amsterdam
-from mailer.errors import MessageNotFound, OutboxError, TransitionNotAllowed
+from mailer.errors import OutboxError, TransitionNotAllowed
 from mailer.outbox.store import Claim, Outbox, State, StoredMessage, TransitionRequest
 from mailer.sending.records import TAKEN_BY_ANOTHER_SENDER, sendable_problem
 
 __all__ = [
     "CLAIM_LEASE",
-    "Claimed",
-    "claim_message",
+    "ToSend",
+    "claim_request",
     "claimer_alive",
-    "mark_handing_over",
     "new_claim",
+    "read_for_sending",
+    "to_addresses",
+    "why_not_claimed",
 ]
 
 # How long a claim made on another computer counts as alive. A claim lasts one SMTP
@@ -73,8 +75,8 @@ def claimer_alive(claim: Claim | None) -> bool:
 
 
 @dataclass(frozen=True)
-class Claimed:
-    """A message this process has taken for sending, with the exact bytes to send."""
+class ToSend:
+    """A message read for sending: its metadata and the exact bytes that will go out."""
 
     stored: StoredMessage
     data: bytes
@@ -96,57 +98,51 @@ def to_addresses(data: bytes) -> list[str]:
     return [address for _, address in getaddresses(values) if address]
 
 
+def read_for_sending(outbox: Outbox, message_id: str) -> ToSend | str:
+    """The message and its bytes if they may be sent now, else why not.
+
+    The bytes must be exactly the approved ones and the envelope exactly the To header of those
+    bytes: the approval's hash covers the bytes (and so their To), not the metadata the
+    envelope is taken from.
+    """
+    found = outbox.with_contents([message_id]).get(message_id)
+    if found is None:
+        return "message missing from the outbox"
+    stored, data = found
+    problem = sendable_problem(outbox, stored, now_in_amsterdam(), data)
+    if problem is None and _normalised(stored.to) != _normalised(to_addresses(data)):
+        problem = "recipients differ from the approved letter's To (not sent)"
+    return problem or ToSend(stored, data)
+
+
+def _normalised(addresses: list[str]) -> list[str]:
+    return sorted(address.lower() for address in addresses)
+
+
 class _NotSendable(OutboxError):
     pass
 
 
-def claim_message(outbox: Outbox, message_id: str, by: str, claim: Claim) -> Claimed | str:
-    """Take one message for this sender in a committed transaction; what was taken, or why it
-    could not be."""
-    try:
-        data = outbox.read_bytes(message_id)
-    except MessageNotFound:
-        return "message file missing"
-    header_to = sorted(address.lower() for address in to_addresses(data))
+def claim_request(to_send: ToSend, by: str, claim: Claim) -> TransitionRequest:
+    """The claim of a message read with `read_for_sending`, made just before DATA: refused
+    unless the message is still approved and still holds the bytes that were read."""
+    read = to_send.stored
 
     def take(current: StoredMessage) -> dict[str, object]:
-        problem = sendable_problem(outbox, current, now_in_amsterdam(), data)
-        if problem is None and sorted(a.lower() for a in current.to) != header_to:
-            # The approval's hash covers the bytes (and so their To), not the metadata the
-            # envelope is taken from.
-            problem = "recipients differ from the approved letter's To (not sent)"
-        if problem:
-            raise _NotSendable(problem)
+        if (current.sha256, current.approval) != (read.sha256, read.approval):
+            raise _NotSendable("changed after approval (approve again)")
         return {"claim": claim}
 
-    request = TransitionRequest(
-        message_id,
+    return TransitionRequest(
+        read.id,
         State.SENDING,
         by,
-        note="claimed for sending",
+        note="handed over to the server",
         only_from=frozenset({State.APPROVED}),
         change=take,
     )
-    (taken,) = outbox.transition_many([request])
-    if isinstance(taken, StoredMessage):
-        return Claimed(taken, data)
-    if isinstance(taken, TransitionNotAllowed):
-        return TAKEN_BY_ANOTHER_SENDER
-    return str(taken)
 
 
-def mark_handing_over(outbox: Outbox, claimed: Claimed) -> Claimed | None:
-    """Record durably that DATA is about to begin; None when the claim is no longer ours (a
-    sender on another computer took the message over after our lease ran out)."""
-    claim = claimed.stored.claim
-
-    def mark(current: StoredMessage) -> dict[str, object]:
-        if current.state != State.SENDING or current.claim != claim or claim is None:
-            raise OutboxError(f"{current.id}: claimed again in the meantime")
-        return {"claim": claim.model_copy(update={"handing_over": True})}
-
-    try:
-        marked = outbox.update_fields(claimed.stored.id, mark)
-    except OutboxError:
-        return None
-    return Claimed(marked, claimed.data)
+def why_not_claimed(error: OutboxError) -> str:
+    """The reason to report for a claim that was refused."""
+    return TAKEN_BY_ANOTHER_SENDER if isinstance(error, TransitionNotAllowed) else str(error)

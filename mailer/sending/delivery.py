@@ -39,9 +39,9 @@ class TransactionResult:
     # The refusal is about the server or the configuration (the sender), not this message:
     # nothing was handed over, so the message goes back unsent and the run stops.
     about_server: bool = False
-    # Before DATA the message turned out to be claimed by another sender: it is theirs now,
-    # nothing was handed over and nothing is recorded.
-    taken_over: bool = False
+    # The message could not be claimed just before DATA (another sender took it, or it changed
+    # since it was read): nothing was handed over and nothing is recorded; `reply` says why.
+    not_claimed: bool = False
 
 
 def redact_addresses(text: str) -> str:
@@ -125,13 +125,13 @@ async def _data(
     client: aiosmtplib.SMTP,
     data: bytes,
     refused: dict[str, str],
-    handing_over: Callable[[], bool] | None,
+    handing_over: Callable[[], str | None] | None,
 ) -> TransactionResult:
-    if handing_over is not None and not handing_over():
+    refusal = handing_over() if handing_over is not None else None
+    if refusal is not None:
         alive = await _reset(client)
-        reply = "claimed by another sender before it was handed over"
         return TransactionResult(
-            Outcome.DEFERRED, reply, refused, connection_lost=not alive, taken_over=True
+            Outcome.DEFERRED, refusal, refused, connection_lost=not alive, not_claimed=True
         )
     try:
         response = await client.data(data)
@@ -153,12 +153,12 @@ async def deliver(
     sender: str,
     recipients: list[str],
     data: bytes,
-    handing_over: Callable[[], bool] | None = None,
+    handing_over: Callable[[], str | None] | None = None,
 ) -> TransactionResult:
     """Send `data` to exactly `recipients` (never the headers') and classify what happened.
 
-    `handing_over` is called just before DATA and returns whether to go on: from then on the
-    server may have the message, so an interrupted caller must not give it back as unsent.
+    `handing_over` is called just before DATA (the sender claims the message there) and returns
+    None to go on, or why not: from then on the server may have the message.
     """
     try:
         early, refused = await _envelope(client, sender, recipients)

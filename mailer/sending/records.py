@@ -1,5 +1,5 @@
 """What the outbox keeps about sending: whether a message may go now, the outcome of each attempt,
-giving a claimed message back, and a person's decision about an unknown or failed one.
+a dead sender's message, and a person's decision about an unknown or failed one.
 
 Full server replies (which may name addresses) stay in the message's metadata; the journal gets
 them with addresses redacted, because the journal is kept after content is purged.
@@ -33,7 +33,6 @@ __all__ = [
     "WAITING_TO_RETRY",
     "next_attempt_delay",
     "outcome_request",
-    "release_request",
     "resolve_unknown",
     "retry_failed",
     "sendable_problem",
@@ -133,8 +132,8 @@ def _outcome_fields(
 
 
 def _still_claimed_as(claim: Claim | None) -> Callable[[StoredMessage], None]:
-    """A check that the message is still held by `claim`: a record of an outcome or a release
-    applies only to the claim it belongs to, never to a later one."""
+    """A check that the message is still held by `claim` (or, without one, still unclaimed): a
+    record of an outcome applies only to the claim it belongs to, never to a later one."""
 
     def check(current: StoredMessage) -> None:
         if current.claim != claim:
@@ -147,7 +146,8 @@ def outcome_request(
     stored: StoredMessage, result: TransactionResult, settings: Settings, by: str
 ) -> tuple[TransitionRequest, str, str]:
     """How one attempt's outcome is stored: (the state change, outcome name, one line for the
-    sender). `stored` is the message as it was claimed."""
+    sender). `stored` is the message as it was claimed, or as it was read when the server
+    refused it before it could be claimed (before DATA)."""
     state, note, update, line = _outcome_fields(stored, result, settings, now_in_amsterdam())
     check = _still_claimed_as(stored.claim)
 
@@ -161,29 +161,11 @@ def outcome_request(
         by,
         note=note,
         reply=redact_addresses(result.reply),
-        only_from=frozenset({State.SENDING}),
+        only_from=frozenset({State.SENDING if stored.claim else State.APPROVED}),
         change=change,
     )
     outcome = Outcome.DEFERRED if state == State.APPROVED else Outcome(state.value)
     return request, outcome.value, line
-
-
-def release_request(stored: StoredMessage, by: str, why: str) -> TransitionRequest:
-    """Give a claimed message back, unsent and without counting an attempt (if still ours)."""
-    check = _still_claimed_as(stored.claim)
-
-    def change(current: StoredMessage) -> dict[str, Any]:
-        check(current)
-        return {"claim": None, "last_error": f"not sent yet: {why}"}
-
-    return TransitionRequest(
-        stored.id,
-        State.APPROVED,
-        by,
-        note="not sent: the run stopped before this message",
-        only_from=frozenset({State.SENDING}),
-        change=change,
-    )
 
 
 def unknown_request(stored: StoredMessage, by: str) -> TransitionRequest:

@@ -1,13 +1,9 @@
-"""Messages left `sending` by a sender that is gone: what became of each, as far as can be known.
+"""Messages left `sending` by a sender that is gone: they become `unknown`, for a person to decide.
 
-- The claim was never marked as handing over (the mark is committed just before DATA): the
-  server never had the message, so it goes back to `approved` and this run sends it.
-- The claim was marked: the server may have it, so it becomes `unknown` and a person decides
-  (`mailer resolve`).
-
-A claim made on this computer is checked against its process at once; one made on another
-computer counts as alive until its lease runs out (`claims.CLAIM_LEASE`). Nothing is ever sent
-again unless it surely never left.
+A claim is committed just before DATA, so the server may have a message whose claimer died; it is
+never sent again by itself (`mailer resolve` decides). A claim made on this computer is checked
+against its process at once; one made on another computer counts as alive until its lease runs
+out (`claims.CLAIM_LEASE`).
 """
 
 from __future__ import annotations
@@ -16,7 +12,7 @@ from dataclasses import dataclass, field
 
 from mailer.outbox.store import Outbox, State, StoredMessage
 from mailer.sending.claims import claimer_alive
-from mailer.sending.records import release_request, unknown_request
+from mailer.sending.records import unknown_request
 
 __all__ = ["Recovery", "recover_stale_claim"]
 
@@ -26,7 +22,6 @@ class Recovery:
     """What recovery did, for the run's report."""
 
     unknown: list[str] = field(default_factory=list)  # may have arrived: a person decides
-    given_back: list[str] = field(default_factory=list)  # surely never left: sent again
 
 
 def recover_stale_claim(
@@ -36,14 +31,8 @@ def recover_stale_claim(
     `sending`."""
     if stored.state != State.SENDING or claimer_alive(stored.claim):
         return stored
-    handed_over = stored.claim is None or stored.claim.handing_over
-    if handed_over:
-        request = unknown_request(stored, by)
-    else:
-        why = "its sender stopped before handing it over to the server"
-        request = release_request(stored, by, why)
-    (result,) = outbox.transition_many([request])
-    if not isinstance(result, StoredMessage):  # another process recovered or claimed it first
+    (result,) = outbox.transition_many([unknown_request(stored, by)])
+    if not isinstance(result, StoredMessage):  # another process recovered it first
         return stored
-    (done.unknown if handed_over else done.given_back).append(stored.id)
+    done.unknown.append(stored.id)
     return result

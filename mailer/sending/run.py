@@ -1,11 +1,12 @@
 """The send run: approved messages out over SMTP, each at most once, every outcome recorded.
 
 The plan (`plan`) first recovers messages that a sender which is gone left `sending`. Then each
-of K connections takes the next planned message, waits for the rate limit, claims it (a
-committed transaction: `claims`), and sends it: MAIL and RCPT, a durable mark that DATA
-begins, DATA (`delivery`). The server's answer is committed at once (`records`). A stopped run
-gives back the message it had not begun handing over; one whose DATA began is allowed to
-finish, and its outcome is recorded.
+of K connections takes the next planned message, waits for the rate limit, reads it
+(`claims.read_for_sending`) and hands it over (`delivery`): MAIL and RCPT, then one durable
+commit that claims it, then DATA. The server's answers are recorded (`records`) in that same
+commit of the next claim, so each message costs one commit; they are committed on their own
+when the run waits (a rate limit) or ends. A stopped run lets a message whose DATA began finish
+and records its outcome; one not yet claimed simply stays approved.
 """
 
 from __future__ import annotations
@@ -14,23 +15,25 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiosmtplib
 
 from mailer.config import Settings
 from mailer.errors import OutboxError
-from mailer.outbox.store import Outbox, StoredMessage
-from mailer.sending.claims import Claimed, claim_message, mark_handing_over, new_claim
+from mailer.outbox.store import Outbox, StoredMessage, TransitionRequest
+from mailer.sending.claims import (
+    ToSend,
+    claim_request,
+    new_claim,
+    read_for_sending,
+    why_not_claimed,
+)
 from mailer.sending.delivery import Outcome, TransactionResult, deliver
 from mailer.sending.plan import NOT_SENT, ProgressCallback, SendEvent, SendReport, plan_send
 from mailer.sending.rate_limit import RateLimiter
-from mailer.sending.records import (
-    TAKEN_BY_ANOTHER_SENDER,
-    outcome_request,
-    release_request,
-)
+from mailer.sending.records import outcome_request
 from mailer.sending.smtp_client import SmtpError, check_security, connect
 
 __all__ = [
@@ -51,6 +54,17 @@ class SendInterrupted(KeyboardInterrupt):
     their way were given back, the one being handed over has its outcome recorded."""
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """A server's answer about one message, waiting for the next commit."""
+
+    message_id: str
+    request: TransitionRequest
+    outcome: str
+    line: str  # for the person sending
+    refused: list[str]  # addresses refused in a message sent to the others
+
+
 @dataclass
 class _Run:
     outbox: Outbox
@@ -62,33 +76,47 @@ class _Run:
     by: str
     progress: ProgressCallback
     signal_name: str | None = None
+    waiting: list[_Outcome] = field(default_factory=list)
 
     def stop(self, reason: str) -> None:
         if self.report.stopped is None:
             self.report.stopped = reason
 
-    def record(self, claimed: Claimed, result: TransactionResult) -> None:
-        """Commit the server's answer about one claimed message."""
-        request, outcome, line = outcome_request(claimed.stored, result, self.settings, self.by)
-        (stored,) = self.outbox.transition_many([request])
-        message_id = claimed.stored.id
-        if not isinstance(stored, StoredMessage):
-            self.report.skipped[f"outcome not recorded ({stored})"] += 1
-            return
-        self.report.add(message_id, outcome)
-        if result.refused and result.outcome == Outcome.SENT:
-            self.report.partial[message_id] = sorted(result.refused)
-        self.progress(SendEvent(message_id, outcome, line))
+    def answered(self, stored: StoredMessage, result: TransactionResult) -> None:
+        """Keep the server's answer about `stored` for the next commit."""
+        request, outcome, line = outcome_request(stored, result, self.settings, self.by)
+        refused = sorted(result.refused) if result.outcome == Outcome.SENT else []
+        self.waiting.append(_Outcome(stored.id, request, outcome, line, refused))
 
-    def give_back(self, claimed: Claimed, why: str) -> None:
-        """Return a claimed message to `approved`, unsent, without counting an attempt."""
-        self.report.skipped[NOT_SENT] += 1
-        self.outbox.transition_many([release_request(claimed.stored, self.by, why)])
+    def claim(self, to_send: ToSend) -> StoredMessage | str:
+        """Commit the waiting answers and this message's claim together; the claimed message,
+        or why it could not be claimed."""
+        waiting, self.waiting = self.waiting, []
+        claim = claim_request(to_send, self.by, new_claim())
+        *recorded, taken = self.outbox.transition_many([o.request for o in waiting] + [claim])
+        self._report(waiting, recorded)
+        return why_not_claimed(taken) if isinstance(taken, OutboxError) else taken
+
+    def commit_answers(self) -> None:
+        """Commit the waiting answers now (the run waits or ends)."""
+        waiting, self.waiting = self.waiting, []
+        if waiting:
+            self._report(waiting, self.outbox.transition_many([o.request for o in waiting]))
+
+    def _report(self, waiting: list[_Outcome], recorded: list[StoredMessage | OutboxError]) -> None:
+        for answer, result in zip(waiting, recorded, strict=True):
+            if isinstance(result, OutboxError):
+                self.report.skipped[f"outcome not recorded ({result})"] += 1
+                continue
+            self.report.add(answer.message_id, answer.outcome)
+            if answer.refused:
+                self.report.partial[answer.message_id] = answer.refused
+            self.progress(SendEvent(answer.message_id, answer.outcome, answer.line))
 
 
 async def _through_cancellation(future: Awaitable[_T]) -> _T:
     """The result of `future`, waiting for it even when this task is cancelled meanwhile: a
-    message on the wire and the commit of its outcome complete. The caller re-raises."""
+    message on the wire completes. The caller re-raises."""
     task = asyncio.ensure_future(future)
     while not task.done():
         with contextlib.suppress(asyncio.CancelledError):
@@ -102,59 +130,57 @@ def _cancelled() -> bool:
 
 
 class _Transaction:
-    """One claimed message on its way: which claim is current, and whether DATA began."""
+    """One message on its way: read, then claimed just before DATA."""
 
-    def __init__(self, run: _Run, claimed: Claimed) -> None:
+    def __init__(self, run: _Run, to_send: ToSend) -> None:
         self.run = run
-        self.claimed = claimed
-        self.on_wire = False
+        self.to_send = to_send
+        self.claimed: StoredMessage | None = None
 
-    def handing_over(self) -> bool:
-        """Called just before DATA: commit the mark; False if the message is no longer ours."""
-        marked = mark_handing_over(self.run.outbox, self.claimed)
-        if marked is None:
-            return False
-        self.claimed = marked
-        self.on_wire = True
-        return True
+    def handing_over(self) -> str | None:
+        """Called just before DATA: claim the message (one commit); why not, if it cannot be."""
+        taken = self.run.claim(self.to_send)
+        if isinstance(taken, str):
+            return taken
+        self.claimed = taken
+        return None
 
     def conclude(self, result: TransactionResult) -> None:
-        """After the transaction: a problem of the server or the configuration stops the run
-        and gives the message back; any other outcome is recorded."""
-        if result.taken_over:
-            self.run.report.skipped[TAKEN_BY_ANOTHER_SENDER] += 1
+        """After the transaction: a refusal about the server or the configuration stops the run
+        (nothing was claimed); any other answer is recorded with the next commit."""
+        if result.not_claimed:
+            self.run.report.skipped[result.reply] += 1
         elif result.about_server:
             self.run.stop(result.reply)
-            self.run.give_back(self.claimed, result.reply)
+            self.run.report.skipped[NOT_SENT] += 1
         else:
-            self.run.record(self.claimed, result)
+            self.run.answered(self.claimed or self.to_send.stored, result)
 
     async def interrupted(
         self, client: aiosmtplib.SMTP, delivering: asyncio.Future[TransactionResult]
     ) -> None:
-        """The run was interrupted: before DATA the message goes back unsent; after DATA began
-        the transaction may finish and its outcome is recorded (unknown if cut off after all)."""
-        if not self.on_wire:
+        """The run was interrupted: a message not yet claimed stays approved; once claimed
+        (DATA begins) the transaction may finish and its outcome is recorded (unknown if it is
+        cut off after all)."""
+        if self.claimed is None:
             delivering.cancel()
         try:
             result = await _through_cancellation(delivering)
         except asyncio.CancelledError:
             client.close()
-            if not self.on_wire:
-                self.run.give_back(self.claimed, "the run was interrupted")
+            if self.claimed is None:
+                self.run.report.skipped[NOT_SENT] += 1
                 return
             reply = "the run was interrupted while the message was being handed over"
             result = TransactionResult(Outcome.UNKNOWN, reply, connection_lost=True)
         self.conclude(result)
 
 
-async def _hand_over(
-    run: _Run, client: aiosmtplib.SMTP, claimed: Claimed
-) -> aiosmtplib.SMTP | None:
-    """Send one claimed message; return the connection for the next one (None once closed)."""
-    transaction = _Transaction(run, claimed)
+async def _hand_over(run: _Run, client: aiosmtplib.SMTP, to_send: ToSend) -> aiosmtplib.SMTP | None:
+    """Send one message; return the connection for the next one (None once closed)."""
+    transaction = _Transaction(run, to_send)
     delivering = asyncio.ensure_future(
-        deliver(client, run.sender, list(claimed.stored.to), claimed.data, transaction.handing_over)
+        deliver(client, run.sender, list(to_send.stored.to), to_send.data, transaction.handing_over)
     )
     try:
         result = await asyncio.shield(delivering)
@@ -162,13 +188,11 @@ async def _hand_over(
         await transaction.interrupted(client, delivering)
         raise
     except Exception:
-        # Not an SMTP outcome (those are results): never leave the message `sending` for it.
+        # Not an SMTP outcome (those are results): a claimed message is never left `sending`.
         client.close()
-        if not transaction.on_wire:
-            run.give_back(transaction.claimed, "an unexpected error stopped the run")
-        else:
+        if transaction.claimed is not None:
             reply = "an unexpected error stopped the run while the message was being handed over"
-            run.record(transaction.claimed, TransactionResult(Outcome.UNKNOWN, reply))
+            run.answered(transaction.claimed, TransactionResult(Outcome.UNKNOWN, reply))
         raise
     transaction.conclude(result)
     return None if result.connection_lost else client
@@ -185,11 +209,14 @@ async def _close(client: aiosmtplib.SMTP) -> None:
 
 
 async def _worker(run: _Run) -> None:
-    """One connection: per message the rate limit, a connection, a claim, the transaction;
-    until the plan is done or the run stops."""
+    """One connection: per message the rate limit, a connection, the message read, the
+    transaction; until the plan is done or the run stops."""
     client: aiosmtplib.SMTP | None = None
     try:
         for message_id in run.queue:
+            if run.limiter.interval:
+                # The next claim is a while off: the answers so far go to disk now.
+                run.commit_answers()
             await run.limiter.acquire()
             if run.report.stopped is None and client is None:
                 try:
@@ -199,11 +226,11 @@ async def _worker(run: _Run) -> None:
             if run.report.stopped is not None or client is None:
                 run.report.skipped[NOT_SENT] += 1
                 return
-            taken = claim_message(run.outbox, message_id, run.by, new_claim())
-            if isinstance(taken, str):
-                run.report.skipped[taken] += 1
+            to_send = read_for_sending(run.outbox, message_id)
+            if isinstance(to_send, str):
+                run.report.skipped[to_send] += 1
                 continue
-            client = await _hand_over(run, client, taken)
+            client = await _hand_over(run, client, to_send)
     finally:
         if client is not None:
             await _close(client)
@@ -246,6 +273,8 @@ async def _send(run: _Run, connections: int, stop_signals: Collection[signal.Sig
                     group.create_task(_worker(run))
         except BaseExceptionGroup as errors:
             raise errors.exceptions[0] from None
+        finally:
+            run.commit_answers()
 
 
 def send_approved(
