@@ -119,3 +119,17 @@ def test_long_lines_are_encoded_below_the_rfc_limit() -> None:
     data = build_message(headers(), letter)
     assert max(len(line) for line in data.split(b"\r\n")) <= 998
     assert content(parse(data).get_body(("html",))).rstrip("\n") == letter.html
+
+
+def test_long_addresses_with_non_ascii_names_stay_two_addresses() -> None:
+    # This Python's EmailMessage folded such a To into one encoded comma, which reads back as
+    # a single address: the family's letter could not be made.
+    parents = [
+        Address("Hélène", "helene.vandenheuvelbrouwer.1689", "example.net"),
+        Address("Anaïs", "anais.vandenheuvelbrouwer.1689b", "example.org"),
+    ]
+    parsed = parse(build_message(headers(to=parents), LETTER))
+    assert [(a.display_name, a.addr_spec) for a in parsed["To"].addresses] == [
+        ("Hélène", "helene.vandenheuvelbrouwer.1689@example.net"),
+        ("Anaïs", "anais.vandenheuvelbrouwer.1689b@example.org"),
+    ]
