@@ -17,8 +17,9 @@ from mailer.outbox.database import database_url, open_engine, upgrade_schema
 from mailer.outbox.store import Outbox
 from mailer.workspace import Workspace, init_workspace
 
-# The throwaway PostgreSQL server: `postgres_server`, `postgres_url`, `make_postgres_url`.
-pytest_plugins = ["tests.postgres_server"]
+# Fixtures from helper modules: the throwaway PostgreSQL server (`postgres_server`,
+# `postgres_url`, `make_postgres_url`) and the local sign-in service (`certificates`, `service`).
+pytest_plugins = ["tests.postgres_server", "tests.oauth_server"]
 
 # The columns a planning-system export uses, in the order this project writes them.
 FIELDS = tuple(name for name in CANONICAL_COLUMNS if name != "duration_minutes")

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from mailer.config import Settings
 from mailer.sending.local_server import free_port
-from tests.smtp_servers import Certificates, TokenBook
+from tests.smtp_servers import Certificates, TokenBook, make_certificates
 
 TENANT = "speeldoos-tenant-id"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
@@ -366,3 +366,20 @@ def trust_local_service(monkeypatch: pytest.MonkeyPatch, certificates: Certifica
     inspects TLS does with REQUESTS_CA_BUNDLE, and never go through a proxy for 127.0.0.1."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificates.ca_file))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+# Fixtures for the sign-in tests (registered by `tests/conftest.py`).
+
+
+@pytest.fixture
+def certificates(tmp_path: Path) -> Certificates:
+    """A CA and a certificate for 127.0.0.1, for the SMTP and the sign-in servers alike."""
+    return make_certificates(tmp_path)
+
+
+@pytest.fixture
+def service(certificates: Certificates, monkeypatch: pytest.MonkeyPatch) -> Iterator[OAuthService]:
+    """A running sign-in service that the OAuth libraries trust."""
+    trust_local_service(monkeypatch, certificates)
+    with oauth_service(certificates) as running:
+        yield running

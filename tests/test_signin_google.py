@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import stat
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,22 +21,8 @@ from tests.oauth_server import (
     MAILBOX,
     OAuthService,
     google_settings,
-    oauth_service,
-    trust_local_service,
 )
-from tests.smtp_servers import Certificates, make_certificates
-
-
-@pytest.fixture
-def certificates(tmp_path: Path) -> Certificates:
-    return make_certificates(tmp_path)
-
-
-@pytest.fixture
-def service(certificates: Certificates, monkeypatch: pytest.MonkeyPatch) -> Iterator[OAuthService]:
-    trust_local_service(monkeypatch, certificates)
-    with oauth_service(certificates) as running:
-        yield running
+from tests.smtp_servers import Certificates
 
 
 class Browser:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,6 @@ from tests.oauth_server import (
     google_settings,
     microsoft_env,
     microsoft_settings,
-    oauth_service,
-    trust_local_service,
 )
 from tests.smtp_servers import (
     PASSWORD,
@@ -36,24 +34,11 @@ from tests.smtp_servers import (
     XOAuth2Handler,
     approved_outbox,
     authenticator,
-    make_certificates,
     smtp_server,
     xoauth2_server,
 )
 
 Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def certificates(tmp_path: Path) -> Certificates:
-    return make_certificates(tmp_path)
-
-
-@pytest.fixture
-def service(certificates: Certificates, monkeypatch: pytest.MonkeyPatch) -> Iterator[OAuthService]:
-    trust_local_service(monkeypatch, certificates)
-    with oauth_service(certificates) as running:
-        yield running
 
 
 def smtp_values(server: Any, certificates: Certificates) -> dict[str, Any]:

@@ -27,16 +27,10 @@ from tests.smtp_servers import (
     Certificates,
     RecordingHandler,
     authenticator,
-    make_certificates,
     smtp_server,
 )
 
 # Certificates, logins and refusals behave the same on both event loops.
-
-
-@pytest.fixture
-def certificates(tmp_path: Path) -> Certificates:
-    return make_certificates(tmp_path)
 
 
 def settings_for(port: int, **values: Any) -> Settings:
