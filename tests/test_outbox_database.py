@@ -143,3 +143,35 @@ def test_a_command_that_waits_too_long_for_the_outbox_says_so_in_one_line(
         "`mailer queue`, say); run this command again when that one is done"
     ]
     assert outbox.load(stored.id).state == State.PENDING
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://mailer:geheim@db.example:port/outbox",  # the docstring's placeholder
+        "postgresql://mailer:geheim/outbox",  # no host: the password reads as a port
+        "sqlite://",  # in memory: everything would be gone when the command ends
+        "mysql://mailer:geheim@db.example/outbox",
+    ],
+)
+def test_a_database_url_that_cannot_work_is_one_line_without_the_password(
+    workspace: Workspace, run_cli: Any, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("MAILER_DATABASE_URL", url)
+    code, out, err = run_cli("list")
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1 and "MAILER_DATABASE_URL" in err
+    assert "geheim" not in out + err
+
+
+def test_queue_and_export_refuse_what_cannot_be_used_in_one_line(
+    workspace: Workspace, run_cli: Any, tmp_path: Path
+) -> None:
+    code, _, err = queue_rows(run_cli, tmp_path, intake_row())
+    source = tmp_path / "intakes.csv"
+    code, _, err = run_cli("queue", str(source), "--by", "x" * 300)
+    assert code == 1 and err.startswith("error: --by: give the name of the person")
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("", encoding="utf-8")
+    code, _, err = run_cli("export", "--state", "pending", "--to", str(a_file))
+    assert code == 2 and f"--to {a_file}: cannot write there" in err

@@ -18,6 +18,7 @@ from mailer.cli.common import (
 )
 from mailer.errors import InvalidRecords
 from mailer.outbox.store import StoredMessage
+from mailer.review.decisions import check_person_name
 from mailer.workspace import init_workspace
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def queue(
             file,
             opened.outbox,
             composer,
-            by or default_person(),
+            check_person_name(by or default_person()),
             skip_invalid=skip_invalid,
             keep_messages=False,
             on_queued=on_queued,

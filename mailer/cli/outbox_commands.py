@@ -71,7 +71,11 @@ def export(
     else:
         ids = [stored.id for stored in outbox.messages(state)]
     # Letters hold personal data: a new folder is the owner's alone (an existing one is left).
-    to.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        to.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        print_problem(f"--to {to}: cannot write there ({error.strerror}); give a folder")
+        raise typer.Exit(2) from None
     written = 0
     for message_id in ids:
         try:

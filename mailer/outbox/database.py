@@ -49,14 +49,14 @@ def database_url(outbox_dir: Path, configured: str = "") -> URL:
         return URL.create("sqlite", database=str(outbox_dir / DATABASE_FILE))
     try:
         url = make_url(configured)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is no number (never echoed)
         raise OutboxError(
             "MAILER_DATABASE_URL is not a database address; write it as "
             "postgresql://user:password@host:5432/dbname"
         ) from None
     if url.drivername in {"postgresql", "postgres", "postgresql+psycopg"}:
         return url.set(drivername="postgresql+psycopg")
-    if url.drivername == "sqlite":
+    if url.drivername == "sqlite" and url.database not in {None, "", ":memory:"}:
         return url
     raise OutboxError(
         f"MAILER_DATABASE_URL: {url.drivername!r} is not supported; use postgresql://... "
@@ -80,7 +80,13 @@ def _private_sqlite_file(path: Path) -> None:
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    _private_sqlite_file(Path(str(url.database)))
+    try:
+        _private_sqlite_file(Path(str(url.database)))
+    except OSError as error:
+        raise OutboxError(
+            f"{url.database}: cannot create the outbox here ({error.strerror}); check that the "
+            "workspace folder is yours to write in"
+        ) from None
     engine = create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")

@@ -9,6 +9,7 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
+from mailer.errors import OutboxError
 from mailer.outbox.store import Outbox, State, StoredMessage
 from mailer.review.decisions import check_person_name
 
@@ -37,6 +38,13 @@ def _blank(stored: StoredMessage) -> dict[str, Any]:
     return update
 
 
+def _still_finished(stored: StoredMessage) -> dict[str, Any]:
+    """`_blank`, checked inside the purge's transaction: the message is still finished."""
+    if stored.state not in PURGEABLE:
+        raise OutboxError(f"{stored.id}: {stored.state.value} again, not purged")
+    return _blank(stored)
+
+
 def purge_before(outbox: Outbox, before: datetime, by: str) -> list[str]:
     """Purge sent, failed and rejected messages finished before `before`; return their IDs."""
     by = check_person_name(by)
@@ -49,8 +57,10 @@ def purge_before(outbox: Outbox, before: datetime, by: str) -> list[str]:
             (outbox.directory / "previews" / f"{message_id}.html").unlink()
         if outbox.load(message_id).purged:
             continue
-        outbox.purge_content(message_id, _blank, by, note)
+        try:
+            outbox.purge_content(message_id, _still_finished, by, note)
+        except OutboxError:  # retried or queued again a moment ago: no longer finished
+            continue
         purged.append(message_id)
-    if purged:
-        outbox.erase_old_versions()
+    outbox.erase_old_versions()  # also what an earlier purge could not finish
     return purged

@@ -36,8 +36,9 @@ __all__ = [
 ]
 
 # How long a claim made on another computer counts as alive. A claim lasts one SMTP
-# transaction (each step bounded by `smtp_timeout`), so a claim this old belongs to a sender
-# that is gone; on this computer a dead sender is seen at once (`claimer_alive`).
+# transaction (each step bounded by `smtp_timeout`) and a few seconds until its answer is
+# committed (`run.ANSWER_WAIT_SECONDS`), so a claim this old belongs to a sender that is gone;
+# on this computer a dead sender is seen at once (`claimer_alive`).
 CLAIM_LEASE = timedelta(minutes=10)
 # Process start times are kept to a hundredth of a second or so; a reused PID starts later.
 _START_SLACK = 1.0

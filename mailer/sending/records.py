@@ -153,6 +153,10 @@ def outcome_request(
 
     def change(current: StoredMessage) -> dict[str, Any]:
         check(current)
+        if (current.sha256, current.approval) != (stored.sha256, stored.approval):
+            # Rendered or approved again since it was tried: the answer was about another
+            # version, so it is not recorded on this one.
+            raise OutboxError(f"{current.id}: changed since it was tried")
         return {**update, "attempts": [*current.attempts, update["attempts"][-1]]}
 
     request = TransitionRequest(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from collections.abc import Awaitable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -54,6 +55,11 @@ class SendInterrupted(KeyboardInterrupt):
     their way were given back, the one being handed over has its outcome recorded."""
 
 
+# How long a server's answer may wait for the next claim's commit before it is committed on its
+# own (answers refused before DATA come without a claim).
+ANSWER_WAIT_SECONDS = 2.0
+
+
 @dataclass(frozen=True)
 class _Outcome:
     """A server's answer about one message, waiting for the next commit."""
@@ -63,6 +69,7 @@ class _Outcome:
     outcome: str
     line: str  # for the person sending
     refused: list[str]  # addresses refused in a message sent to the others
+    received: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -91,17 +98,22 @@ class _Run:
     def claim(self, to_send: ToSend) -> StoredMessage | str:
         """Commit the waiting answers and this message's claim together; the claimed message,
         or why it could not be claimed."""
-        waiting, self.waiting = self.waiting, []
         claim = claim_request(to_send, self.by, new_claim())
+        waiting = list(self.waiting)
         *recorded, taken = self.outbox.transition_many([o.request for o in waiting] + [claim])
+        del self.waiting[: len(waiting)]  # only once committed: a failed commit keeps them
         self._report(waiting, recorded)
         return why_not_claimed(taken) if isinstance(taken, OutboxError) else taken
 
-    def commit_answers(self) -> None:
-        """Commit the waiting answers now (the run waits or ends)."""
-        waiting, self.waiting = self.waiting, []
-        if waiting:
-            self._report(waiting, self.outbox.transition_many([o.request for o in waiting]))
+    def commit_answers(self, *, older_than: float = 0.0) -> None:
+        """Commit the waiting answers now (the run waits or ends), or only once the oldest has
+        waited `older_than` seconds."""
+        if not self.waiting or time.monotonic() - self.waiting[0].received < older_than:
+            return
+        waiting = list(self.waiting)
+        recorded = self.outbox.transition_many([o.request for o in waiting])
+        del self.waiting[: len(waiting)]
+        self._report(waiting, recorded)
 
     def _report(self, waiting: list[_Outcome], recorded: list[StoredMessage | OutboxError]) -> None:
         for answer, result in zip(waiting, recorded, strict=True):
@@ -214,9 +226,9 @@ async def _worker(run: _Run) -> None:
     client: aiosmtplib.SMTP | None = None
     try:
         for message_id in run.queue:
-            if run.limiter.interval:
-                # The next claim is a while off: the answers so far go to disk now.
-                run.commit_answers()
+            # With a rate limit the next claim is a while off: the answers so far go to disk
+            # now; without one, they wait for the next claim, at most a moment.
+            run.commit_answers(older_than=0.0 if run.limiter.interval else ANSWER_WAIT_SECONDS)
             await run.limiter.acquire()
             if run.report.stopped is None and client is None:
                 try:
