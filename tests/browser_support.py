@@ -1,8 +1,13 @@
-"""What the browser tests share: how Debian's Chromium is started here, and where screenshots go."""
+"""What the browser tests share: finding Debian's Chromium (a must in CI), how it is started here,
+and where screenshots go."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
+
+import pytest
 
 # Without the background-networking flags Chromium keeps trying to reach Google's hosts, which
 # this machine's closed network refuses; as root it needs --no-sandbox.
@@ -15,3 +20,18 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# CHROMIUM_PATH points at another build; it also lets a test check what happens without one.
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def require_chromium() -> None:
+    """In CI these tests must run: a missing Chromium fails there, and is skipped elsewhere."""
+    if Path(CHROMIUM).is_file():
+        return
+    message = (
+        "Chromium is missing: install Debian's package with `make browser-deps` "
+        "(apt-get install chromium); Playwright's own browser download does not work here"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)

@@ -32,6 +32,18 @@ def replace_message_keeping_approval(outbox: Outbox, message_id: str, data: byte
         )
 
 
+def change_metadata(outbox: Outbox, message_id: str, **fields: object) -> None:
+    """Change a message's metadata (its recipients, say) without a state change, an approval
+    or a journal line."""
+    stored = outbox.load(message_id, with_history=False).model_copy(update=fields)
+    with outbox.engine.begin() as connection:
+        connection.execute(
+            update(messages)
+            .where(messages.c.id == message_id)
+            .values(document=stored.model_dump_json(exclude={"history"}))
+        )
+
+
 def damage_metadata(outbox: Outbox, message_id: str) -> None:
     """Leave a message's metadata unreadable."""
     with outbox.engine.begin() as connection:

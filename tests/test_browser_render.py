@@ -6,31 +6,27 @@ checks that nothing is wider than the window and that the letter's facts are on 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from mailer.config import load_settings
 from mailer.letters.compose import Composer
 from mailer.letters.rendering import LetterRenderer
 from mailer.letters.template_review import sample_record
 from mailer.workspace import Workspace
-from tests.browser_support import ARTIFACTS, CHROMIUM_ARGS
+from tests.browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("no Chromium on this computer")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
+    require_chromium()
+    with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()

@@ -28,7 +28,7 @@ from tests.smtp_servers import (
     smtp_env,
     smtp_server,
 )
-from tests.tampering import overwrite_stored_bytes
+from tests.tampering import change_metadata, overwrite_stored_bytes
 
 TWO_PARENTS = [["sanne@example.nl", "mark@example.nl"]]
 
@@ -103,10 +103,10 @@ def test_recipients_edited_after_approval_are_refused_not_sent(
     settings = serve(handler)
     # The approval covers the .eml bytes; the envelope comes from the .json. An address changed
     # there, or the same address counted twice, was never approved.
-    outbox.update_fields(moved, lambda _: {"to": ["someone-else@example.nl"]})
-    outbox.update_fields(duplicated, lambda _: {"to": ["ouder1@example.nl"] * 2})
+    change_metadata(outbox, moved, to=["someone-else@example.nl"])
+    change_metadata(outbox, duplicated, to=["ouder1@example.nl"] * 2)
     # Only the case differs: the same mailbox, so it goes.
-    outbox.update_fields(shouted, lambda _: {"to": ["OUDER3@Example.NL"]})
+    change_metadata(outbox, shouted, to=["OUDER3@Example.NL"])
     report = send_approved(outbox, settings)
     reason = "recipients differ from the approved letter's To (not sent)"
     assert report.skipped == {reason: 2}
@@ -183,7 +183,7 @@ def test_temporary_refusal_stays_approved_with_backoff_then_fails(
     assert waiting.skipped == {"waiting to retry after a temporary refusal": 1}
     # Make it due twice more: the third temporary refusal is the last.
     for _ in range(2):
-        outbox.update_fields(message_id, lambda _: {"next_attempt_at": None})
+        change_metadata(outbox, message_id, next_attempt_at=None)
         send_approved(outbox, settings)
     stored = outbox.load(message_id)
     assert stored.state == State.FAILED and len(stored.attempts) == 3
@@ -438,7 +438,7 @@ def test_a_retried_message_gets_its_full_number_of_attempts_again(
     handler = RecordingHandler(rcpt_replies={"ouder0@example.nl": "451 4.3.0 Try again later"})
     settings = serve(handler, MAILER_RETRY_MAX_ATTEMPTS="2")
     send_approved(outbox, settings)
-    outbox.update_fields(message_id, lambda _: {"next_attempt_at": None})
+    change_metadata(outbox, message_id, next_attempt_at=None)
     send_approved(outbox, settings)
     assert outbox.load(message_id).state == State.FAILED
     retry_failed(outbox, message_id, by="Anna")

@@ -8,15 +8,12 @@ message page are saved under `test-artifacts/`.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -28,26 +25,11 @@ from mailer.letters.template_signoff import sign_off
 from mailer.outbox.store import Outbox, State
 from mailer.web import ReviewServer
 from mailer.workspace import Workspace
-from tests.browser_support import ARTIFACTS, CHROMIUM_ARGS
+from tests.browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 pytestmark = pytest.mark.browser
 
 RunCli = Callable[..., tuple[int, str, str]]
-# CHROMIUM_PATH points at another build; it also lets a test check what happens without one.
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def require_chromium() -> None:
-    """In CI these tests must run: a missing Chromium fails there, and is skipped elsewhere."""
-    if Path(CHROMIUM).is_file():
-        return
-    message = (
-        "Chromium is missing: install Debian's package with `make browser-deps` "
-        "(apt-get install chromium); Playwright's own browser download does not work here"
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ change without its journal line, nor half a message.
 
 from __future__ import annotations
 
-import secrets
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,13 +17,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
-from mailer.clock import AMSTERDAM, now_in_amsterdam
+from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
 from mailer.errors import MessageNotFound, OutboxError
 from mailer.outbox.database import database_url, describe, open_engine
+from mailer.outbox.ids import ID_LENGTH, MIN_PREFIX, checked_id, is_id, random_id
 from mailer.outbox.models import (
     Approval,
     Attempt,
@@ -35,6 +35,14 @@ from mailer.outbox.models import (
     Rejection,
     StoredMessage,
     sha256_hex,
+)
+from mailer.outbox.rows import (
+    DamagedMessage,
+    history_entry,
+    journal_entry,
+    parsed_message,
+    row_values,
+    write_journal,
 )
 from mailer.outbox.schema import journal, messages, record_keys
 from mailer.outbox.states import ALLOWED, State, check_transition
@@ -58,17 +66,9 @@ __all__ = [
     "sha256_hex",
 ]
 
-ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: IDs are read aloud and typed
-ID_LENGTH = 8
-_ID_CHARACTERS = frozenset(ID_ALPHABET)
-MIN_PREFIX = 3
 # Rows read per query when listing, and IDs per `IN (...)`: memory stays flat in the size of
 # the outbox, and no query comes near a database's limit on parameters.
 _PAGE = 500
-
-
-class DamagedMessage(OutboxError):
-    """A message's metadata in the database cannot be read (changed by hand)."""
 
 
 class RecordAlreadyQueued(OutboxError):
@@ -165,23 +165,21 @@ class Outbox:
         """The message, with its whole history unless told otherwise."""
         with self._reading() as connection:
             row = connection.execute(
-                select(messages.c.document).where(messages.c.id == _checked(message_id))
+                select(messages.c.document).where(messages.c.id == checked_id(message_id))
             ).first()
             if row is None:
                 raise MessageNotFound(f"{message_id}: no such message in the outbox")
-            stored = _parsed(message_id, row.document)
+            stored = parsed_message(message_id, row.document)
             if not with_history:
                 return stored
-            history = [
-                _history_entry(entry) for entry in self._journal_rows(connection, message_id)
-            ]
+            history = [history_entry(entry) for entry in self._journal_rows(connection, message_id)]
         return stored.model_copy(update={"history": history})
 
     def read_bytes(self, message_id: str) -> bytes:
         """The message exactly as it will be sent."""
         with self._reading() as connection:
             content = connection.execute(
-                select(messages.c.content).where(messages.c.id == _checked(message_id))
+                select(messages.c.content).where(messages.c.id == checked_id(message_id))
             ).scalar()
         if content is None:
             raise MessageNotFound(f"{message_id}: the message is not in the outbox (or purged)")
@@ -190,7 +188,7 @@ class Outbox:
     def with_contents(self, message_ids: Sequence[str]) -> dict[str, tuple[StoredMessage, bytes]]:
         """These messages (without history) with their bytes, read a page at a time; a message
         that does not exist or was purged is left out."""
-        wanted = sorted({_checked(message_id) for message_id in message_ids})
+        wanted = sorted({checked_id(message_id) for message_id in message_ids})
         found: dict[str, tuple[StoredMessage, bytes]] = {}
         with self._reading() as connection:
             for start in range(0, len(wanted), _PAGE):
@@ -199,19 +197,12 @@ class Outbox:
                     messages.c.content.is_not(None),
                 )
                 for row in connection.execute(query):
-                    found[row.id] = (_parsed(row.id, row.document), bytes(row.content))
+                    found[row.id] = (parsed_message(row.id, row.document), bytes(row.content))
         return found
 
     def ids(self) -> list[str]:
         with self._reading() as connection:
             return list(connection.execute(select(messages.c.id).order_by(messages.c.id)).scalars())
-
-    def count(self, state: State | None = None) -> int:
-        query = select(func.count()).select_from(messages)
-        if state is not None:
-            query = query.where(messages.c.state == state.value)
-        with self._reading() as connection:
-            return int(connection.execute(query).scalar_one())
 
     def messages(
         self, state: State | None = None, damaged: list[str] | None = None
@@ -234,7 +225,7 @@ class Outbox:
                 rows = connection.execute(query).all()
             for row in rows:
                 try:
-                    yield _parsed(row.id, row.document)
+                    yield parsed_message(row.id, row.document)
                 except DamagedMessage as error:
                     if damaged is not None:
                         damaged.append(str(error))
@@ -245,7 +236,7 @@ class Outbox:
     def resolve(self, typed: str) -> str:
         """The full ID for what a user typed: the ID itself or a unique prefix of it."""
         typed = typed.strip().lower()
-        if not _is_id(typed, exact=False):
+        if not is_id(typed, exact=False):
             raise MessageNotFound(f"{typed}: no message with this ID; `mailer list` shows them")
         if len(typed) < ID_LENGTH and len(typed) < MIN_PREFIX:
             raise MessageNotFound(f"{typed!r}: type at least {MIN_PREFIX} characters of the ID")
@@ -268,20 +259,6 @@ class Outbox:
             )
         return str(matches[0])
 
-    @staticmethod
-    def approval_problem(stored: StoredMessage) -> str | None:
-        """Why an approved message may not be sent as it is, or None when it may.
-
-        The store writes a message's bytes and their hash together, so the hash tells; the
-        bytes themselves are hashed again when a message is approved and when it is claimed
-        for sending, so bytes changed behind the store's back are caught there.
-        """
-        if stored.approval is None:
-            return "not approved"
-        if stored.sha256 != stored.approval.sha256:
-            return "the message changed after it was approved; review and approve it again"
-        return None
-
     def message_for_key(self, record_key: str) -> str | None:
         """The message holding this record, if any."""
         with self._reading() as connection:
@@ -297,7 +274,7 @@ class Outbox:
                 rows = self._journal_rows(connection, message_id)
             else:
                 rows = connection.execute(select(journal).order_by(journal.c.seq)).all()
-        return [_journal_entry(row) for row in rows]
+        return [journal_entry(row) for row in rows]
 
     @staticmethod
     def _journal_rows(connection: Connection, message_id: str) -> Sequence[Row[Any]]:
@@ -332,12 +309,12 @@ class Outbox:
                         "history": [],
                     }
                 )
-                row = {**_columns(stored, now), "content": data}
+                row = {**row_values(stored, now), "content": data}
                 connection.execute(insert(messages).values(row))
                 connection.execute(
                     insert(record_keys).values(record_key=stored.record_key, message_id=stored.id)
                 )
-                _write_journal(connection, [(stored.id, entry, "")])
+                write_journal(connection, [(stored.id, entry, "")])
         except IntegrityError:
             # Another process queued the same record a moment earlier (PostgreSQL lets both
             # transactions run; the key's uniqueness stops the second).
@@ -348,7 +325,7 @@ class Outbox:
     @staticmethod
     def _new_id(connection: Connection) -> str:
         while True:
-            candidate = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+            candidate = random_id()
             taken = connection.execute(select(messages.c.id).where(messages.c.id == candidate))
             if taken.first() is None:
                 return candidate
@@ -406,13 +383,13 @@ class Outbox:
                 lines.append((updated.id, entry, request.reply))
                 results.append(updated.model_copy(update={"history": [entry]}))
             now = now_in_amsterdam()
-            rows = [{**_columns(stored, now), "key": stored.id} for stored in changed.values()]
+            rows = [{**row_values(stored, now), "key": stored.id} for stored in changed.values()]
             if new_bytes is not None:
                 for row in rows:
                     row["content"] = new_bytes
             if rows:
                 connection.execute(update(messages).where(messages.c.id == bindparam("key")), rows)
-            _write_journal(connection, lines)
+            write_journal(connection, lines)
         return results
 
     def _locked_messages(
@@ -421,7 +398,7 @@ class Outbox:
         """The current metadata of these messages, locked for this transaction (PostgreSQL:
         row locks taken in ID order, so two batches never wait for each other in a circle;
         SQLite: the whole database is already locked for writing)."""
-        wanted = sorted({_checked(message_id) for message_id in message_ids})
+        wanted = sorted({checked_id(message_id) for message_id in message_ids})
         found: dict[str, StoredMessage] = {}
         for start in range(0, len(wanted), _PAGE):
             query = (
@@ -431,7 +408,7 @@ class Outbox:
                 .with_for_update()
             )
             for row in connection.execute(query):
-                found[row.id] = _parsed(row.id, row.document)
+                found[row.id] = parsed_message(row.id, row.document)
         return found
 
     def replace_key(self, record_key: str, message_id: str) -> None:
@@ -443,24 +420,6 @@ class Outbox:
                 .values(message_id=message_id)
             )
 
-    def update_fields(
-        self, message_id: str, change: Callable[[StoredMessage], dict[str, Any]]
-    ) -> StoredMessage:
-        """Change metadata that is not a state (a sender's mark before DATA), in one transaction.
-
-        An OutboxError raised by `change` leaves the message as it was.
-        """
-        with self._writing() as connection:
-            current = self._locked_messages(connection, [message_id]).get(message_id)
-            if current is None:
-                raise MessageNotFound(f"{message_id}: no such message in the outbox")
-            updated = current.model_copy(update=change(current))
-            connection.execute(
-                update(messages).where(messages.c.id == message_id),
-                _columns(updated, now_in_amsterdam()),
-            )
-        return updated
-
     def purge_content(
         self, message_id: str, change: Callable[[StoredMessage], dict[str, Any]], by: str, note: str
     ) -> StoredMessage:
@@ -471,7 +430,7 @@ class Outbox:
             if current is None:
                 raise MessageNotFound(f"{message_id}: no such message in the outbox")
             updated = current.model_copy(update=change(current))
-            values = _columns(updated, now_in_amsterdam())
+            values = row_values(updated, now_in_amsterdam())
             values["content"] = None
             # The time the message was finished stays: purging is no change of the message.
             del values["changed_at"]
@@ -483,7 +442,7 @@ class Outbox:
                 by=by,
                 note=note,
             )
-            _write_journal(connection, [(message_id, entry, "")])
+            write_journal(connection, [(message_id, entry, "")])
         return updated
 
     def erase_old_versions(self) -> None:
@@ -523,82 +482,3 @@ def _changed(
     update_fields: dict[str, Any] = request.change(stored) if request.change else {}
     update_fields["state"] = request.to_state
     return stored.model_copy(update=update_fields), entry
-
-
-def _columns(stored: StoredMessage, changed_at: datetime) -> dict[str, Any]:
-    """The row of a message: the columns queries look it up by, and its metadata as JSON (the
-    same values, so that one read gives the whole message)."""
-    return {
-        "id": stored.id,
-        "state": stored.state.value,
-        "record_key": stored.record_key,
-        "created_at": stored.created_at,
-        "changed_at": changed_at,
-        "sha256": stored.sha256,
-        "document": stored.model_dump_json(exclude={"history"}),
-    }
-
-
-def _write_journal(connection: Connection, lines: Sequence[tuple[str, HistoryEntry, str]]) -> None:
-    if not lines:
-        return
-    connection.execute(
-        insert(journal),
-        [
-            {
-                "at": entry.at,
-                "message_id": message_id,
-                "from_state": entry.from_state.value if entry.from_state else None,
-                "to_state": entry.to_state.value,
-                "by": entry.by,
-                "note": entry.note,
-                "reply": reply,
-            }
-            for message_id, entry, reply in lines
-        ],
-    )
-
-
-def _journal_entry(row: Row[Any]) -> JournalEntry:
-    return JournalEntry(
-        at=row.at.astimezone(AMSTERDAM),
-        message=row.message_id,
-        from_state=row.from_state,
-        to_state=row.to_state,
-        by=row.by,
-        note=row.note,
-        reply=row.reply,
-    )
-
-
-def _history_entry(row: Row[Any]) -> HistoryEntry:
-    return HistoryEntry(
-        at=row.at.astimezone(AMSTERDAM),
-        from_state=State(row.from_state) if row.from_state else None,
-        to_state=State(row.to_state),
-        by=row.by,
-        note=row.note,
-    )
-
-
-def _parsed(message_id: str, document: str) -> StoredMessage:
-    try:
-        return StoredMessage.model_validate_json(document)
-    except ValueError:
-        # Never echo the content: it holds children's data.
-        raise DamagedMessage(
-            f"{message_id}: the outbox's record of this message is damaged and cannot be read; "
-            "restore the outbox from a backup"
-        ) from None
-
-
-def _is_id(text: str, exact: bool = True) -> bool:
-    length_ok = len(text) == ID_LENGTH if exact else 0 < len(text) <= ID_LENGTH
-    return length_ok and _ID_CHARACTERS.issuperset(text)
-
-
-def _checked(message_id: str) -> str:
-    """The ID, refused unless it is one (IDs may come from a web form)."""
-    if not _is_id(message_id):
-        raise MessageNotFound(f"{message_id!r} is not a message ID; `mailer list` shows them")
-    return message_id

@@ -11,14 +11,28 @@ from typing import Any
 from mailer.outbox.store import Outbox, State, StoredMessage
 from mailer.review.decisions import ReviewPolicy, template_signed_off
 
-__all__ = ["message_problems", "message_summary"]
+__all__ = ["approval_problem", "message_problems", "message_summary"]
+
+
+def approval_problem(stored: StoredMessage) -> str | None:
+    """Why an approved message may not be sent as it is, or None when it may.
+
+    The store writes a message's bytes and their hash together, so the hash tells; the bytes
+    themselves are hashed again when a message is approved and when it is claimed for sending,
+    so bytes changed behind the store's back are caught there.
+    """
+    if stored.approval is None:
+        return "not approved"
+    if stored.sha256 != stored.approval.sha256:
+        return "the message changed after it was approved; review and approve it again"
+    return None
 
 
 def message_problems(outbox: Outbox, stored: StoredMessage, policy: ReviewPolicy) -> list[str]:
     """What a reviewer should know before this message can go out, in plain words."""
     problems = []
     if stored.state == State.APPROVED:
-        problem = outbox.approval_problem(stored)
+        problem = approval_problem(stored)
         if problem:
             problems.append(problem)
     # Only a message still waiting for review needs a signed-off template: an approval already
