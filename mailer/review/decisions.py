@@ -27,6 +27,7 @@ from mailer.workspace import Workspace
 
 __all__ = [
     "ReviewPolicy",
+    "approval_refusal",
     "approve",
     "approve_many",
     "check_person_name",
@@ -220,3 +221,15 @@ def review_policy(workspace: Workspace, settings: Settings) -> ReviewPolicy:
     return ReviewPolicy(
         four_eyes=settings.four_eyes, signed_template_versions=signed_versions(workspace)
     )
+
+
+def approval_refusal(
+    stored: StoredMessage, current_sha256: str, by: str, policy: ReviewPolicy
+) -> ApprovalRefused | None:
+    """Why `by` may not approve these bytes now (the rule that would refuse), or None when they
+    may: the review page offers only what is allowed, by the same rules `approve` applies."""
+    try:
+        _approval(stored, current_sha256, by, policy, None, False)
+    except ApprovalRefused as refusal:
+        return refusal
+    return None

@@ -6,12 +6,13 @@ The CLI and the web page both use this, so they always tell the same story.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from mailer.outbox.store import Outbox, State, StoredMessage
 from mailer.review.decisions import ReviewPolicy, template_signed_off
 
-__all__ = ["approval_problem", "message_problems", "message_summary"]
+__all__ = ["Problem", "approval_problem", "message_problems", "message_summary", "problems_of"]
 
 
 def approval_problem(stored: StoredMessage) -> str | None:
@@ -28,25 +29,56 @@ def approval_problem(stored: StoredMessage) -> str | None:
     return None
 
 
-def message_problems(outbox: Outbox, stored: StoredMessage, policy: ReviewPolicy) -> list[str]:
-    """What a reviewer should know before this message can go out, in plain words."""
+@dataclass(frozen=True)
+class Problem:
+    """One thing a reviewer should know, as a code and its data, so that each front (the CLI,
+    the page) can word it in its own language; `str()` gives the English line.
+
+    Codes: `not_approved`, `changed_after_approval`, `unsigned_template` (data `version`),
+    `send_error` (data `error`: the server's or the sender's own words), `not_delivered` (data
+    `addresses`), `unknown_outcome`.
+    """
+
+    code: str
+    data: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        if self.code == "not_approved":
+            return "not approved"
+        if self.code == "changed_after_approval":
+            return "the message changed after it was approved; review and approve it again"
+        if self.code == "unsigned_template":
+            return f"template version {self.data['version']} has no team sign-off"
+        if self.code == "send_error":
+            return self.data["error"]
+        if self.code == "not_delivered":
+            return f"not delivered to {self.data['addresses']}"
+        return "it may or may not have arrived; decide with `mailer resolve`"
+
+
+def problems_of(stored: StoredMessage, policy: ReviewPolicy) -> list[Problem]:
+    """What a reviewer should know before this message can go out, as codes with their data."""
     problems = []
-    if stored.state == State.APPROVED:
-        problem = approval_problem(stored)
-        if problem:
-            problems.append(problem)
+    if stored.state == State.APPROVED and approval_problem(stored):
+        code = "not_approved" if stored.approval is None else "changed_after_approval"
+        problems.append(Problem(code))
     # Only a message still waiting for review needs a signed-off template: an approval already
     # given (with or without the override) covers the exact bytes, whatever its version label.
     if stored.state == State.PENDING and not template_signed_off(stored, policy):
-        problems.append(f"template version {stored.template_version} has no team sign-off")
+        problems.append(Problem("unsigned_template", {"version": stored.template_version}))
     if stored.state in {State.FAILED, State.UNKNOWN, State.APPROVED} and stored.last_error:
-        problems.append(stored.last_error)
+        problems.append(Problem("send_error", {"error": stored.last_error}))
     if stored.delivery and stored.delivery.refused:
         refused = ", ".join(sorted(stored.delivery.refused))
-        problems.append(f"not delivered to {refused}")
+        problems.append(Problem("not_delivered", {"addresses": refused}))
     if stored.state == State.UNKNOWN:
-        problems.append("it may or may not have arrived; decide with `mailer resolve`")
+        problems.append(Problem("unknown_outcome"))
     return problems
+
+
+def message_problems(outbox: Outbox, stored: StoredMessage, policy: ReviewPolicy) -> list[str]:
+    """What a reviewer should know before this message can go out, in plain English words."""
+    return [str(problem) for problem in problems_of(stored, policy)]
 
 
 def message_summary(outbox: Outbox, stored: StoredMessage, policy: ReviewPolicy) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """The review page: a Starlette app over one workspace's outbox.
 
-Pages are rendered on the server with Jinja2 and use no JavaScript; every change is a POSTed form
-that goes through `mailer.web.decisions` (and so through `mailer.review.decisions`, like the
-CLI), followed by a redirect that shows the outcome once.
+Pages are rendered on the server with Jinja2; every change is a POSTed form that goes through
+`mailer.web.decisions` (and so through `mailer.review.decisions`, like the CLI), followed by a
+redirect that shows the outcome once. The only script is our own `letter-frame.js`, allowed on
+the message page alone, which makes the letter's frame as tall as the letter.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,24 +26,32 @@ from starlette.staticfiles import StaticFiles
 
 from mailer.config import Settings
 from mailer.errors import MailerError, MessageNotFound
+from mailer.i18n import current_language
 from mailer.letters.message import letter_parts
 from mailer.outbox.store import Outbox, sha256_hex
 from mailer.review.decisions import ReviewPolicy, check_person_name, review_policy
 from mailer.web.decisions import Outcome, approve_as_shown, reject_with_reason
 from mailer.web.presenting import (
-    DECIDABLE,
-    SELECTABLE,
-    dutch_problems,
+    choices_for,
     meeting_from_calendar,
     moment_short,
     overview,
+    problems_in_words,
     when,
 )
-from mailer.web.security import FRAME_CSP, Guard, Session, Sessions, check_csrf, session_of
-from mailer.web.texts import KIND_NAMES, MESSAGES, PAGE, STATE_NAMES, note_in_dutch
+from mailer.web.security import PAGE_CSP, Guard, Session, Sessions, check_csrf, session_of
+from mailer.web.texts import (
+    MESSAGES,
+    approved_count,
+    kind_name,
+    note_in_words,
+    page_words,
+    plain,
+    state_name,
+)
 from mailer.workspace import Workspace
 
-__all__ = ["ReviewContext", "create_app"]
+__all__ = ["LETTER_FRAME_CSP", "MESSAGE_PAGE_CSP", "ReviewContext", "create_app"]
 
 HERE = Path(__file__).resolve().parent
 _PAGES = jinja2.Environment(
@@ -50,9 +60,19 @@ _PAGES = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 _PAGES.filters["short"] = moment_short
-_PAGES.filters["state_name"] = lambda state: STATE_NAMES[state]
-_PAGES.filters["kind_name"] = lambda kind: KIND_NAMES.get(kind, kind)
-_PAGES.filters["note"] = note_in_dutch
+_PAGES.filters["state_name"] = state_name
+_PAGES.filters["kind_name"] = kind_name
+_PAGES.filters["note"] = note_in_words
+
+# The message page runs one script of our own (nothing inline, nothing remote) to size the frame.
+MESSAGE_PAGE_CSP = f"{PAGE_CSP}; script-src 'self'"
+# The letter's HTML part in its frame: inline styles and data: images, and no script at all.
+# The sandbox keeps the page's origin (`allow-same-origin`) only so that the page's own script
+# can read the letter's height; without `allow-scripts` the letter itself can run nothing.
+LETTER_FRAME_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox allow-same-origin"
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 _TYPED_ID = re.compile(r"[a-z0-9]{3,32}")  # an ID or a prefix of one; nothing path-like
@@ -72,16 +92,23 @@ class ReviewContext:
         return review_policy(self.workspace, self.settings)
 
 
-def _page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+def _page(
+    request: Request,
+    template: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **values: Any,
+) -> HTMLResponse:
     session = session_of(request)
-    html = _PAGES.get_template(template).render(
-        t=PAGE,
+    page = _PAGES.get_template(template).render(
+        t=page_words(),
+        lang=current_language(),
         reviewer=session.reviewer,
         csrf=session.csrf,
         notices=session.take_notices(),
         **values,
     )
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(page, status_code=status, headers=headers)
 
 
 def _see(path: str) -> RedirectResponse:
@@ -115,7 +142,7 @@ async def _problem_page(request: Request, error: Exception) -> Response:
     if isinstance(error, MessageNotFound):
         session_of(request).notify("error", MESSAGES["not_found"].format(id=_shown_id(request)))
         return _see("/")
-    return _page(request, "problem.html", status=500, detail=str(error))
+    return _page(request, "problem.html", status=500, detail=plain(str(error)))
 
 
 def _shown_id(request: Request) -> str:
@@ -165,32 +192,39 @@ async def save_name(request: Request) -> Response:
 @needs_reviewer
 async def show_overview(request: Request) -> Response:
     context = _context(request)
-    groups = await run_in_threadpool(overview, context.outbox, context.policy())
-    return _page(request, "overview.html", groups=groups, selectable=SELECTABLE)
+    reviewer = session_of(request).reviewer
+    assert reviewer is not None
+    groups = await run_in_threadpool(overview, context.outbox, reviewer, context.policy())
+    return _page(request, "overview.html", groups=groups)
 
 
-def _message_page_values(context: ReviewContext, message_id: str) -> dict[str, Any]:
+def _message_page_values(context: ReviewContext, message_id: str, reviewer: str) -> dict[str, Any]:
     outbox = context.outbox
     stored = outbox.load(message_id)
     data = outbox.read_bytes(message_id)
     parts = letter_parts(data)
+    review = context.policy()
+    shown_sha256 = sha256_hex(data)
     return {
         "stored": stored,
         "parts": parts,
-        "shown_sha256": sha256_hex(data),
+        "shown_sha256": shown_sha256,
         "meeting": when(stored.meeting_at),
         "calendar": meeting_from_calendar(parts.calendar) if parts.calendar else None,
-        "problems": dutch_problems(outbox, stored, context.policy()),
-        "decidable": stored.state in DECIDABLE,
+        "problems": problems_in_words(stored, review),
+        "choices": choices_for(stored, shown_sha256, reviewer, review),
     }
 
 
 @needs_reviewer
 async def show_message(request: Request) -> Response:
     context = _context(request)
+    reviewer = session_of(request).reviewer
+    assert reviewer is not None
     message_id = context.outbox.resolve(_typed_id(request))
-    values = await run_in_threadpool(_message_page_values, context, message_id)
-    return _page(request, "message.html", **values)
+    values = await run_in_threadpool(_message_page_values, context, message_id, reviewer)
+    headers = {"Content-Security-Policy": MESSAGE_PAGE_CSP}
+    return _page(request, "message.html", headers=headers, **values)
 
 
 async def letter_html(request: Request) -> Response:
@@ -204,11 +238,11 @@ async def letter_html(request: Request) -> Response:
         data = context.outbox.read_bytes(context.outbox.resolve(_typed_id(request)))
     except MessageNotFound:
         return PlainTextResponse(MESSAGES["not_found"].format(id="?"), status_code=404)
-    headers = {"Content-Security-Policy": FRAME_CSP, "X-Frame-Options": "SAMEORIGIN"}
+    headers = {"Content-Security-Policy": LETTER_FRAME_CSP, "X-Frame-Options": "SAMEORIGIN"}
     if request.query_params.get("v") != sha256_hex(data):
         return PlainTextResponse(MESSAGES["html_changed"], status_code=409, headers=headers)
-    html = letter_parts(data).html or f"<p>{PAGE['no_html']}</p>"
-    return HTMLResponse(html, headers=headers)
+    letter = letter_parts(data).html or f"<p>{html.escape(page_words()['no_html'])}</p>"
+    return HTMLResponse(letter, headers=headers)
 
 
 def _notify(session: Session, outcome: Outcome) -> None:
@@ -272,7 +306,7 @@ async def approve_selected(request: Request) -> Response:
         if not outcome.ok:
             _notify(session, outcome)
     if approved:
-        session.notify("ok", MESSAGES["approved_many"].format(count=approved))
+        session.notify("ok", approved_count(approved))
     return _see("/")
 
 

@@ -1,7 +1,7 @@
 """Approving and rejecting from the page, through `mailer.review.decisions` as the CLI does.
 
 When the review code refuses, it names the rule that refused (`ApprovalRefused.rule`); the page
-says in Dutch what happened and what to do, without parsing the English error text.
+words what happened and what to do from the catalog, without reading the error's text.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from mailer.errors import ApprovalRefused, MailerError, MessageNotFound, TransitionNotAllowed
 from mailer.outbox.store import Outbox, State
 from mailer.review.decisions import ReviewPolicy, approve, reject
-from mailer.web.texts import MESSAGES, STATE_NAMES
+from mailer.web.texts import MESSAGES, plain, state_name
 
 __all__ = ["Outcome", "approve_as_shown", "reject_with_reason"]
 
@@ -30,13 +30,13 @@ def _child(outbox: Outbox, message_id: str) -> str:
 
 
 def _why_refused(outbox: Outbox, message_id: str, error: MailerError) -> str:
-    """The Dutch reason for a refusal: the review code names the rule, the page words it."""
+    """The reason for a refusal: the review code names the rule, the page words it."""
     if isinstance(error, MessageNotFound):
         return MESSAGES["not_found"].format(id=message_id)
     stored = outbox.load(message_id)
     child = stored.child_name
     if isinstance(error, TransitionNotAllowed):
-        return MESSAGES["wrong_state"].format(child=child, state=STATE_NAMES[State(error.current)])
+        return MESSAGES["wrong_state"].format(child=child, state=state_name(State(error.current)))
     if isinstance(error, ApprovalRefused):
         if error.rule == "already_approved":
             return MESSAGES["already_approved"].format(child=child, by=error.approved_by)
@@ -46,7 +46,7 @@ def _why_refused(outbox: Outbox, message_id: str, error: MailerError) -> str:
             )
         if error.rule in {"four_eyes", "stale"}:
             return MESSAGES[error.rule].format(child=child)
-    return MESSAGES["other"].format(child=child, detail=error)
+    return MESSAGES["other"].format(child=child, detail=plain(str(error)))
 
 
 def approve_as_shown(
@@ -60,7 +60,7 @@ def approve_as_shown(
         try:
             text = _why_refused(outbox, message_id, error)
         except MailerError:
-            text = MESSAGES["other"].format(child=message_id, detail=error)
+            text = MESSAGES["other"].format(child=message_id, detail=plain(str(error)))
         return Outcome(False, text)
     return Outcome(True, MESSAGES["approved"].format(child=stored.child_name, id=stored.id))
 
@@ -73,10 +73,10 @@ def reject_with_reason(outbox: Outbox, message_id: str, reviewer: str, reason: s
     except MessageNotFound:
         return Outcome(False, MESSAGES["not_found"].format(id=message_id))
     except TransitionNotAllowed as error:
-        state = STATE_NAMES[State(error.current)]
+        state = state_name(State(error.current))
         child = _child(outbox, message_id)
         return Outcome(False, MESSAGES["wrong_state"].format(child=child, state=state))
     except MailerError as error:
         child = _child(outbox, message_id)
-        return Outcome(False, MESSAGES["other"].format(child=child, detail=error))
+        return Outcome(False, MESSAGES["other"].format(child=child, detail=plain(str(error))))
     return Outcome(True, MESSAGES["rejected"].format(child=stored.child_name, id=stored.id))

@@ -1,26 +1,31 @@
-"""Every Dutch word of the review page in one place: labels, state names and messages.
+"""Every word of the review page in one place: labels, state names, problems and messages.
 
-Reviewers are Dutch childcare staff, so the page speaks Dutch; the core's problems (in English, as
-the CLI prints them) are put into Dutch here, and an unknown one is shown as it is.
+Each text is English in the code and read through the language layer (`mailer.i18n`), so the
+page speaks Dutch by default. The core gives problems and refusals as codes with their data
+(`Problem.code`, `ApprovalRefused.rule`); this module words them, and never reads English
+sentences back.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
+from mailer.i18n import _, ngettext
 from mailer.outbox.store import State
+from mailer.review.summary import Problem
 
 __all__ = [
-    "DECIDED",
-    "KIND_NAMES",
     "MESSAGES",
-    "PAGE",
-    "STATE_HINTS",
-    "STATE_NAMES",
     "STATE_ORDER",
-    "note_in_dutch",
-    "problem_in_dutch",
+    "approved_count",
+    "decided_in_words",
+    "kind_name",
+    "note_in_words",
+    "page_words",
+    "plain",
+    "problem_in_words",
+    "state_hint",
+    "state_name",
 ]
 
 # The order of the overview: what needs a person first.
@@ -34,207 +39,268 @@ STATE_ORDER = (
     State.REJECTED,
 )
 
-STATE_NAMES: dict[State, str] = {
-    State.PENDING: "Wacht op beoordeling",
-    State.APPROVED: "Goedgekeurd",
-    State.REJECTED: "Afgewezen",
-    State.SENDING: "Wordt nu verzonden",
-    State.SENT: "Verzonden",
-    State.FAILED: "Mislukt",
-    State.UNKNOWN: "Onbekend of aangekomen",
-}
 
-STATE_HINTS: dict[State, str] = {
-    State.PENDING: "Lees elke brief en keur hem goed of wijs hem af.",
-    State.APPROVED: "Deze brieven gaan mee bij de volgende verzending.",
-    State.REJECTED: "Deze brieven worden niet verzonden.",
-    State.SENDING: "Deze brieven worden op dit moment verzonden.",
-    State.SENT: "De mailserver heeft deze brieven aangenomen.",
-    State.FAILED: "Deze brieven konden niet worden verzonden; zie het probleem per brief.",
-    State.UNKNOWN: "Niet bekend of deze brieven zijn aangekomen; beslis met `mailer resolve`.",
-}
+def plain(text: str) -> str:
+    """Words of the core (a server's reply, a journal note) without markup characters: the
+    backticks around a command become quotation marks."""
+    pieces = text.split("`")
+    if len(pieces) % 2 == 0:  # an unpaired backtick: no quotes to put, only drop it
+        return "".join(pieces)
+    return "".join(
+        piece if number % 2 == 0 else f"“{piece}”" for number, piece in enumerate(pieces)
+    )
 
-DECIDED: dict[str, str] = {
-    "approved": "goedgekeurd door {by}",
-    "rejected": "afgewezen door {by}: {reason}",
-}
 
-KIND_NAMES: dict[str, str] = {
-    "invitation": "Uitnodiging",
-    "update": "Gewijzigde uitnodiging",
-    "cancellation": "Afzegging",
-}
+def state_name(state: State) -> str:
+    names = {
+        State.PENDING: _("Waiting for review"),
+        State.APPROVED: _("Approved"),
+        State.REJECTED: _("Rejected"),
+        State.SENDING: _("Being sent now"),
+        State.SENT: _("Sent"),
+        State.FAILED: _("Failed"),
+        State.UNKNOWN: _("Unknown whether it arrived"),
+    }
+    return names[state]
 
-# Notes the core writes in a message's history, in Dutch; others are shown as they are.
-_NOTES: dict[str, str] = {
-    "queued": "klaargezet",
-    "approved": "goedgekeurd",
-    "approved although the template version has no sign-off": (
-        "goedgekeurd, hoewel de sjabloonversie niet was vastgesteld"
-    ),
-    "rejected (the reason is kept with the message)": "afgewezen (de reden staat bij het bericht)",
-}
 
-PAGE: dict[str, str] = {
-    "app_title": "Uitnodigingen beoordelen",
-    "overview": "Overzicht",
-    "overview_intro": (
-        "Alle brieven in de outbox, per status. Klik op de naam van een kind om de brief te lezen."
-    ),
-    "empty": "De outbox is leeg. Zet eerst intakegegevens klaar met `mailer queue BESTAND`.",
-    "child": "Kind",
-    "meeting": "Gesprek",
-    "recipients": "Aan",
-    "problem": "Probleem",
-    "select": "Kies",
-    "open": "Openen",
-    "approve_selected": "Gekozen brieven goedkeuren",
-    "approve_selected_hint": "Keur alleen brieven goed die u hebt gelezen.",
-    "you_are": "U beoordeelt als",
-    "change_name": "andere naam",
-    "name_title": "Wie beoordeelt er?",
-    "name_intro": (
-        "Uw naam wordt bij elke goedkeuring en afwijzing bewaard. U vult hem één keer in; "
-        "de pagina onthoudt hem zolang deze sessie loopt."
-    ),
-    "name_label": "Uw naam",
-    "name_save": "Verder",
-    "back": "Terug naar het overzicht",
-    "subject": "Onderwerp",
-    "state": "Status",
-    "queued": "Klaargezet",
-    "approved": "Goedgekeurd",
-    "rejected": "Afgewezen",
-    "by": "door",
-    "reason": "Reden",
-    "letter_html": "De brief zoals ouders hem zien",
-    "letter_html_note": (
-        "Getoond in een afgeschermd kader: scripts en afbeeldingen van internet worden geblokkeerd."
-    ),
-    "letter_text": "Tekstversie (voor e-mailprogramma's zonder opmaak)",
-    "calendar": "Afspraak in de agenda-uitnodiging",
-    "calendar_none": "Dit bericht heeft geen agenda-uitnodiging.",
-    "calendar_what": "Wat",
-    "calendar_start": "Begin",
-    "calendar_end": "Einde",
-    "calendar_where": "Waar",
-    "calendar_organizer": "Organisator",
-    "calendar_attendees": "Genodigden",
-    "history": "Geschiedenis",
-    "history_when": "Wanneer",
-    "history_change": "Wijziging",
-    "history_who": "Wie",
-    "history_note": "Toelichting",
-    "decide": "Beslissen",
-    "approve": "Goedkeuren",
-    "approve_hint": "U keurt precies deze versie van de brief goed.",
-    "reject": "Afwijzen",
-    "reject_reason_label": "Reden van afwijzen (verplicht)",
-    "no_decision": "Over dit bericht valt nu niets te beslissen.",
-    "no_html": "Dit bericht heeft geen HTML-deel.",
-    "no_text": "Dit bericht heeft geen tekstdeel.",
-    "frame_title": "Voorbeeld van de brief",
-    "refused_title": "Geen toegang",
-    "error_title": "Er ging iets mis",
-    "error_intro": (
-        "De pagina kon dit niet tonen. Hieronder staat wat er misging (in het Engels, zoals "
-        "`mailer` het ook in de terminal meldt); geef dit door aan wie de mailer beheert."
-    ),
-    "new": "nieuw",
-    "kind": "Soort",
-}
-
-MESSAGES: dict[str, str] = {
-    "no_token": (
-        "Geen toegang: open de pagina via het adres dat `mailer review` liet zien "
-        "(met het geheime token erin)."
-    ),
-    "bad_host": "Geen toegang: deze pagina is alleen bereikbaar via 127.0.0.1 of localhost.",
-    "bad_origin": (
-        "Geweigerd: dit verzoek kwam niet van de beoordelingspagina zelf. "
-        "Ga terug naar het overzicht en probeer het opnieuw."
-    ),
-    "bad_csrf": (
-        "Geweigerd: het formulier is verlopen of komt niet van deze pagina. "
-        "Laad de pagina opnieuw en probeer het nog eens."
-    ),
-    "name_invalid": "Vul uw naam in (hoogstens 80 tekens, zonder speciale tekens).",
-    "name_saved": "Welkom, {name}. Uw beslissingen worden onder deze naam bewaard.",
-    "not_found": "Bericht {id} staat niet (meer) in de outbox. Ga terug naar het overzicht.",
-    "approved": "Goedgekeurd: de brief voor {child} ({id}).",
-    "approved_many": "{count} brief/brieven goedgekeurd.",
-    "none_selected": "U hebt geen brieven gekozen; vink eerst de brieven aan die u goedkeurt.",
-    "rejected": "Afgewezen: de brief voor {child} ({id}). De reden is bij het bericht bewaard.",
-    "reason_missing": "Geef een reden op waarom u de brief voor {child} afwijst.",
-    "stale": (
-        "Niet goedgekeurd: de brief voor {child} is veranderd nadat u hem opende. "
-        "Lees de nieuwe versie en keur die opnieuw goed."
-    ),
-    "already_approved": "De brief voor {child} was al goedgekeurd door {by}.",
-    "four_eyes": (
-        "Niet goedgekeurd: u hebt de brief voor {child} zelf klaargezet. "
-        "Het vier-ogenprincipe geldt: een collega moet hem goedkeuren."
-    ),
-    "unsigned_template": (
-        "Niet goedgekeurd: de brief voor {child} is gemaakt met sjabloonversie {version}, "
-        "die het team nog niet heeft vastgesteld. Vraag degene die de sjablonen beheert om "
-        "`mailer template approve --by NAAM`; daarna kunt u hier goedkeuren."
-    ),
-    "wrong_state": (
-        "Niet gelukt: de brief voor {child} heeft nu de status '{state}' en kan niet meer "
-        "worden goedgekeurd of afgewezen. Ververs de pagina."
-    ),
-    "other": "Niet gelukt voor de brief voor {child}: {detail}",
-    "html_changed": (
-        "Deze brief is veranderd nadat de pagina werd geladen. Ververs de pagina om de nieuwe "
-        "versie te zien."
-    ),
-}
-
-# The core's problems (see `mailer.review.summary.message_problems`), in Dutch.
-_PROBLEMS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (
-        re.compile(r"the message changed after it was approved"),
-        lambda _: (
-            "De brief is veranderd nadat hij werd goedgekeurd; lees hem en keur hem opnieuw goed."
+def state_hint(state: State) -> str:
+    hints = {
+        State.PENDING: _("Read each letter and approve or reject it."),
+        State.APPROVED: _("These letters go out with the next sending."),
+        State.REJECTED: _("These letters will not be sent."),
+        State.SENDING: _("These letters are being sent right now."),
+        State.SENT: _("The mail server accepted these letters."),
+        State.FAILED: _("These letters could not be sent; see the problem of each letter."),
+        State.UNKNOWN: _(
+            "It is not known whether these letters arrived; decide with the command "
+            "“mailer resolve”."
         ),
-    ),
-    (
-        re.compile(r"template version (\S+) has no team sign-off"),
-        lambda match: (
-            f"Sjabloonversie {match.group(1)} is nog niet door het team vastgesteld; "
-            "goedkeuren kan pas na `mailer template approve`."
+    }
+    return hints[state]
+
+
+def kind_name(kind: str) -> str:
+    names = {
+        "invitation": _("Invitation"),
+        "update": _("Changed invitation"),
+        "cancellation": _("Cancellation"),
+    }
+    return names.get(kind, kind)
+
+
+def decided_in_words(*, approved_by: str | None, rejected_by: str | None, reason: str) -> str:
+    """Who approved or rejected a letter, and why, in a few words ("" when nobody did yet)."""
+    if rejected_by is not None:
+        return _("rejected by {by}: {reason}").format(by=rejected_by, reason=reason)
+    if approved_by is not None:
+        return _("approved by {by}").format(by=approved_by)
+    return ""
+
+
+def approved_count(count: int) -> str:
+    return ngettext("{count} letter approved.", "{count} letters approved.", count).format(
+        count=count
+    )
+
+
+def problem_in_words(problem: Problem) -> str:
+    """A problem of `mailer.review.summary.problems_of`, worded for the reviewer."""
+    data = problem.data
+    if problem.code == "not_approved":
+        return _("Not approved yet.")
+    if problem.code == "changed_after_approval":
+        return _("The letter changed after it was approved; read it and approve it again.")
+    if problem.code == "unsigned_template":
+        return _(
+            "Template version {version} has not been signed off by the team; approving is "
+            "possible only after that (command “mailer template approve”)."
+        ).format(version=data["version"])
+    if problem.code == "send_error":
+        return _("Error while sending: {error}").format(error=plain(data["error"]))
+    if problem.code == "not_delivered":
+        return _("Not delivered to {addresses}.").format(addresses=data["addresses"])
+    if problem.code == "unknown_outcome":
+        return _(
+            "It is not known whether the letter arrived; decide with the command "
+            "“mailer resolve” (mark it as sent, or send it again)."
+        )
+    return plain(str(problem))
+
+
+def _known_notes() -> dict[str, str]:
+    # The journal notes the core writes without data; a note that carries data (a server's
+    # reply, a name) is shown in the core's own words.
+    return {
+        "queued": _("queued"),
+        "approved": _("approved"),
+        "approved although the template version has no sign-off": _(
+            "approved although the template version has no sign-off"
         ),
-    ),
-    (
-        re.compile(r"^not delivered to (.+)$"),
-        lambda match: f"Niet afgeleverd bij {match.group(1)}.",
-    ),
-    (
-        re.compile(r"may or may not have arrived"),
-        lambda _: (
-            "Niet bekend of de brief is aangekomen; beslis met `mailer resolve` "
-            "(als verzonden markeren of opnieuw versturen)."
+        "rejected (the reason is kept with the message)": _(
+            "rejected (the reason is kept with the message)"
         ),
-    ),
-    (
-        re.compile(r"the message file is missing"),
-        lambda _: "Het bestand van deze brief ontbreekt in de outbox.",
-    ),
-    (re.compile(r"^not approved$"), lambda _: "Nog niet goedgekeurd."),
-]
+        "replaced: the record was queued again with changes before it was sent": _(
+            "replaced: the record was queued again with changes before it was sent"
+        ),
+        "rendered again after the template or the configuration changed": _(
+            "rendered again after the template or the configuration changed"
+        ),
+        "replaced by a cancellation before it was sent": _(
+            "replaced by a cancellation before it was sent"
+        ),
+        "handed over to the server": _("handed over to the server"),
+        "sent": _("sent"),
+        "connection lost after DATA began": _("connection lost while sending"),
+        "refused permanently": _("refused permanently"),
+        "marked as delivered by a person": _("marked as delivered by a person"),
+        "to be sent again (same Message-ID), by a person's decision": _(
+            "to be sent again (same Message-ID), by a person's decision"
+        ),
+    }
 
 
-def problem_in_dutch(problem: str, last_error: str | None = None) -> str:
-    """A problem of `message_problems` in Dutch; a send error keeps the server's own words."""
-    if last_error and problem == last_error:
-        return f"Fout bij het verzenden: {problem}"
-    for pattern, dutch in _PROBLEMS:
-        match = pattern.search(problem)
-        if match:
-            return dutch(match)
-    return problem
+def note_in_words(note: str) -> str:
+    """A note of a message's history, through the catalog when the core wrote it without data."""
+    return _known_notes().get(note) or plain(note)
 
 
-def note_in_dutch(note: str) -> str:
-    return _NOTES.get(note, note)
+def page_words() -> dict[str, str]:
+    """The labels of the page templates (`t.name`), in the current language."""
+    return {
+        "app_title": _("Review invitations"),
+        "overview": _("Overview"),
+        "overview_intro": _(
+            "All letters in the outbox, by state. Click a child's name to read the letter."
+        ),
+        "empty": _(
+            "The outbox is empty. Queue intake records first with the command “mailer queue FILE”."
+        ),
+        "child": _("Child"),
+        "meeting": _("Meeting"),
+        "recipients": _("To"),
+        "problem": _("Problem"),
+        "select": _("Choose"),
+        "approve_selected": _("Approve the chosen letters"),
+        "approve_selected_hint": _("Only approve letters you have read."),
+        "you_are": _("You are reviewing as"),
+        "change_name": _("other name"),
+        "name_title": _("Who is reviewing?"),
+        "name_intro": _(
+            "Your name is kept with every approval and rejection. You fill it in once; the "
+            "page remembers it while this session lasts."
+        ),
+        "name_label": _("Your name"),
+        "name_save": _("Continue"),
+        "back": _("Back to the overview"),
+        "state": _("State"),
+        "kind": _("Kind of letter"),
+        "queued": _("Queued"),
+        "approved": _("Approved"),
+        "rejected": _("Rejected"),
+        "by": _("by"),
+        "reason": _("Reason"),
+        "letter_html": _("The letter as parents see it"),
+        "letter_html_note": _(
+            "Shown in a shielded frame: scripts and images from the internet are blocked."
+        ),
+        "letter_text": _("Text version (for mail programs without formatting)"),
+        "calendar": _("Appointment in the calendar invitation"),
+        "calendar_none": _("This message has no calendar invitation."),
+        "calendar_what": _("What"),
+        "calendar_start": _("Start"),
+        "calendar_end": _("End"),
+        "calendar_where": _("Where"),
+        "calendar_organizer": _("Organizer"),
+        "calendar_attendees": _("Invitees"),
+        "history": _("History"),
+        "history_when": _("When"),
+        "history_change": _("Change"),
+        "history_who": _("Who"),
+        "history_note": _("Details"),
+        "new": _("new"),
+        "decide": _("Decide"),
+        "approve": _("Approve"),
+        "approve_hint": _("You approve exactly this version of the letter."),
+        "reject": _("Reject"),
+        "reject_reason_label": _("Reason for rejecting (required)"),
+        "no_html": _("This message has no HTML part."),
+        "no_text": _("This message has no text part."),
+        "frame_title": _("The letter"),
+        "error_title": _("Something went wrong"),
+        "error_intro": _(
+            "The page could not show this. What went wrong is below; pass it on to whoever "
+            "manages the mailer."
+        ),
+    }
+
+
+def _messages() -> dict[str, str]:
+    return {
+        "no_token": _(
+            "No access: open the page through the address that “mailer review” showed (with "
+            "the secret token in it)."
+        ),
+        "bad_host": _("No access: this page can only be reached through 127.0.0.1 or localhost."),
+        "bad_origin": _(
+            "Refused: this request did not come from the review page itself. Go back to the "
+            "overview and try again."
+        ),
+        "bad_csrf": _(
+            "Refused: the form has expired or does not come from this page. Reload the page "
+            "and try again."
+        ),
+        "name_invalid": _("Fill in your name (at most 80 characters, without special characters)."),
+        "name_saved": _("Welcome, {name}. Your decisions are kept under this name."),
+        "not_found": _(
+            "Message {id} is not (or no longer) in the outbox. Go back to the overview."
+        ),
+        "approved": _("Approved: the letter for {child} ({id})."),
+        "none_selected": _("You chose no letters; first tick the letters you approve."),
+        "rejected": _(
+            "Rejected: the letter for {child} ({id}). The reason is kept with the message."
+        ),
+        "reason_missing": _("Give a reason why you reject the letter for {child}."),
+        "stale": _(
+            "Not approved: the letter for {child} changed after you opened it. Read the new "
+            "version and approve that one."
+        ),
+        "already_approved": _("The letter for {child} was already approved by {by}."),
+        "four_eyes": _(
+            "Not approved: you made or changed this version of the letter for {child} "
+            "yourself. The four-eyes rule applies: a colleague must approve it."
+        ),
+        "unsigned_template": _(
+            "Not approved: the letter for {child} was made with template version {version}, "
+            "which the team has not signed off yet. Ask whoever manages the templates to sign "
+            "it off (command “mailer template approve”); then you can approve it here."
+        ),
+        "wrong_state": _(
+            "Not done: the letter for {child} now has the state “{state}” and can no longer be "
+            "approved or rejected. Reload the page."
+        ),
+        "other": _("Not done for the letter for {child}: {detail}"),
+        "html_changed": _(
+            "This letter changed after the page was loaded. Reload the page to see the new version."
+        ),
+    }
+
+
+class _Translated(Mapping[str, str]):
+    """Texts looked up by key, each read in the language current at the moment of reading."""
+
+    def __init__(self, texts: Callable[[], dict[str, str]]) -> None:
+        self._texts = texts
+
+    def __getitem__(self, key: str) -> str:
+        return self._texts()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts())
+
+    def __len__(self) -> int:
+        return len(self._texts())
+
+
+# The page's messages and refusals (the guard in `mailer.web.security` uses some of them).
+MESSAGES: Mapping[str, str] = _Translated(_messages)
