@@ -14,6 +14,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -21,14 +22,17 @@ import pytest
 from conftest import intake_row, write_csv
 from starlette.exceptions import StarletteDeprecationWarning
 
+from mailer.clock import AMSTERDAM
 from mailer.config import load_settings
 from mailer.letters.template_signoff import sign_off
-from mailer.outbox.store import Outbox, State
+from mailer.letters.wording import format_meeting_moment
+from mailer.outbox.store import Outbox, State, sha256_hex
 from mailer.review.decisions import approve
+from mailer.review.summary import Problem
 from mailer.web import create_app
+from mailer.web.app import LETTER_FRAME_CSP, MESSAGE_PAGE_CSP
 from mailer.web.presenting import meeting_from_calendar
-from mailer.web.security import FRAME_CSP
-from mailer.web.texts import problem_in_dutch
+from mailer.web.texts import problem_in_words
 from mailer.workspace import Workspace
 from tests.tampering import replace_message_keeping_approval
 
@@ -148,7 +152,7 @@ def test_name_with_control_characters_is_refused(client: TestClient) -> None:
     csrf = csrf_of(client.get("/naam").text)
     client.post("/naam", data={"csrf": csrf, "naam": "An\x1bna"}, headers=ORIGIN)
     assert client.get("/").status_code == 303  # still no name
-    assert "Vul uw naam in" in client.get("/naam").text
+    assert "Vul je naam in" in client.get("/naam").text
 
 
 def test_next_page_after_the_name_stays_on_this_site(client: TestClient) -> None:
@@ -176,6 +180,12 @@ def test_pages_carry_security_headers_without_remote_sources(
         assert response.headers["referrer-policy"] == "same-origin"
         assert response.headers["x-content-type-options"] == "nosniff"
     assert "script-src" not in client.get("/").headers["content-security-policy"]
+    # The message page runs our own frame-sizing script, and nothing inline or remote.
+    (message_id,) = [m.id for m in outbox_of(signed_workspace).messages()]
+    message_csp = client.get(f"/bericht/{message_id}").headers["content-security-policy"]
+    assert message_csp == MESSAGE_PAGE_CSP
+    assert "script-src 'self'" in message_csp
+    assert "unsafe" not in message_csp
 
 
 def test_letter_html_has_its_own_sandbox_policy_and_matches_the_shown_version(
@@ -186,10 +196,12 @@ def test_letter_html_has_its_own_sandbox_policy_and_matches_the_shown_version(
     page = client.get(f"/bericht/{message_id}").text
     shown = sha_of(page)
     assert f'src="/bericht/{message_id}/html?v={shown}"' in page
-    assert 'sandbox=""' in page
+    assert 'sandbox="allow-same-origin"' in page  # no allow-scripts: the letter runs nothing
     letter = client.get(f"/bericht/{message_id}/html?v={shown}")
     assert letter.status_code == 200
-    assert letter.headers["content-security-policy"] == FRAME_CSP
+    assert letter.headers["content-security-policy"] == LETTER_FRAME_CSP
+    assert "script-src" not in LETTER_FRAME_CSP
+    assert "allow-scripts" not in LETTER_FRAME_CSP
     assert "Zoë" in letter.text
     assert client.get(f"/bericht/{message_id}/html?v={'0' * 64}").status_code == 409
 
@@ -275,7 +287,7 @@ def test_stale_approval_is_refused_in_dutch(
     )
     assert outbox.load(message_id).state == State.PENDING
     page = client.get(response.headers["location"]).text
-    assert "is veranderd nadat u hem opende" in page
+    assert "is veranderd nadat je hem opende" in page
 
 
 def test_four_eyes_refusal_is_explained(signed_workspace: Workspace, run_cli: RunCli) -> None:
@@ -288,13 +300,17 @@ def test_four_eyes_refusal_is_explained(signed_workspace: Workspace, run_cli: Ru
     app = create_app(signed_workspace, load_settings(signed_workspace.root), token=TOKEN, port=PORT)
     with TestClient(app, base_url=BASE, follow_redirects=False) as client:
         csrf = log_in(client, "Coach")
-        shown = sha_of(client.get(f"/bericht/{message_id}").text)
+        page = client.get(f"/bericht/{message_id}").text
+        assert "vier-ogenprincipe" in page
+        assert 'name="sha256"' not in page  # no approve form is offered
+        # A form made by hand is still refused by the review rules themselves.
+        shown = sha256_hex(outbox_of(signed_workspace).read_bytes(message_id))
         client.post(
             f"/bericht/{message_id}/goedkeuren",
             data={"csrf": csrf, "sha256": shown},
             headers=ORIGIN,
         )
-        assert "vier-ogenprincipe" in client.get(f"/bericht/{message_id}").text
+        assert "Het vier-ogenprincipe geldt" in client.get(f"/bericht/{message_id}").text
     assert outbox_of(signed_workspace).load(message_id).state == State.PENDING
 
 
@@ -307,7 +323,9 @@ def test_unsigned_template_is_explained_and_offers_no_override(
         csrf = log_in(client)
         page = client.get(f"/bericht/{message_id}").text
         assert "nog niet door het team vastgesteld" in page
-        data = {"csrf": csrf, "sha256": sha_of(page), "override_template": "1"}
+        assert 'name="sha256"' not in page
+        shown = sha256_hex(outbox_of(workspace).read_bytes(message_id))
+        data = {"csrf": csrf, "sha256": shown, "override_template": "1"}
         client.post(f"/bericht/{message_id}/goedkeuren", data=data, headers=ORIGIN)
         assert "mailer template approve" in client.get(f"/bericht/{message_id}").text
     assert outbox_of(workspace).load(message_id).state == State.PENDING
@@ -346,7 +364,7 @@ def test_approve_selected_approves_only_the_ticked_unchanged_ones(
     states = {m.id: m.state for m in outbox.messages()}
     assert states == {first: State.APPROVED, second: State.PENDING, third: State.PENDING}
     page = client.get("/").text
-    assert "1 brief/brieven goedgekeurd" in page
+    assert "1 brief goedgekeurd." in page
     assert "de brief voor Ümit is veranderd" in page
 
 
@@ -404,18 +422,22 @@ def test_calendar_meeting_is_read_in_words() -> None:
     )
     meeting = meeting_from_calendar(ics)
     assert meeting is not None
-    assert meeting["start"] == "dinsdag 12 januari 2027 om 09:30"  # Amsterdam time
+    nine_thirty = datetime(2027, 1, 12, 9, 30, tzinfo=AMSTERDAM)  # 08:30 UTC in Amsterdam
+    assert meeting["start"] == format_meeting_moment(nine_thirty, "nl")
     assert meeting["attendees"] == ["Sanne <sanne@example.nl>"]
     assert meeting["organizer"] == "Opvang <intake@example.nl>"
 
 
-def test_unknown_problem_is_shown_as_it_is_and_send_errors_keep_the_server_reply() -> None:
-    assert problem_in_dutch("something new") == "something new"
+def test_problems_are_worded_from_their_codes_and_send_errors_keep_the_server_reply() -> None:
     reply = "550 5.1.1 User unknown"
-    assert problem_in_dutch(reply, last_error=reply) == f"Fout bij het verzenden: {reply}"
-    assert problem_in_dutch("template version abc123 has no team sign-off").startswith(
-        "Sjabloonversie abc123"
+    assert problem_in_words(Problem("send_error", {"error": reply})) == (
+        f"Fout bij het verzenden: {reply}"
     )
+    unsigned = problem_in_words(Problem("unsigned_template", {"version": "abc123"}))
+    assert unsigned.startswith("Sjabloonversie abc123 is nog niet door het team vastgesteld")
+    # The core's own words lose their markup: backticks become quotation marks.
+    advice = problem_in_words(Problem("send_error", {"error": "decide with `mailer resolve`"}))
+    assert advice == "Fout bij het verzenden: decide with “mailer resolve”"
 
 
 # -- the command -----------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def enter(page: Page, server: ReviewServer, name: str = "Anna") -> None:
     """Open the printed address and give the reviewer's name, as a reviewer does first."""
     page.goto(server.url)
     expect(page.get_by_role("heading", name="Wie beoordeelt er?")).to_be_visible()
-    page.get_by_label("Uw naam").fill(name)
+    page.get_by_label("Je naam").fill(name)
     page.get_by_role("button", name="Verder").click()
     expect(page.get_by_role("heading", name="Overzicht")).to_be_visible()
     assert "token" not in page.url  # the token left the address bar
@@ -148,7 +148,7 @@ def test_reviewer_approves_and_rejects_in_the_browser_and_the_cli_agrees(
     page.get_by_role("link", name="Terug naar het overzicht").click()
     page.get_by_label("Kies Anaïs Dubois").check()
     page.get_by_role("button", name="Gekozen brieven goedkeuren").click()
-    expect(page.get_by_role("status")).to_contain_text("1 brief/brieven goedgekeurd")
+    expect(page.get_by_role("status")).to_contain_text("1 brief goedgekeurd.")
     expect(page.locator("section[data-state=approved] tbody tr")).to_have_count(2)
     rejected = page.locator("section[data-state=rejected]")
     expect(rejected).to_contain_text("afgewezen door Anna: verkeerde groep")
@@ -190,7 +190,7 @@ def test_stale_approval_is_refused_in_the_browser(
     outbox.transition(message_id, State.PENDING, by="coach", note="re-rendered", new_bytes=changed)
 
     page.get_by_role("button", name="Goedkeuren", exact=True).click()
-    expect(page.get_by_role("alert")).to_contain_text("is veranderd nadat u hem opende")
+    expect(page.get_by_role("alert")).to_contain_text("is veranderd nadat je hem opende")
     expect(page.locator("#state")).to_have_text("Wacht op beoordeling")
     assert states_in_cli(run_cli)["Zoë de Vries"]["state"] == "pending"
 

@@ -195,7 +195,6 @@ def page_words() -> dict[str, str]:
         "back": _("Back to the overview"),
         "state": _("State"),
         "kind": _("Kind of letter"),
-        "queued": _("Queued"),
         "approved": _("Approved"),
         "rejected": _("Rejected"),
         "by": _("by"),
