@@ -302,3 +302,28 @@ def test_no_page_text_holds_a_backtick(
     ids = queue_children(signed_workspace, run_cli, "Zoë de Vries")
     for path in ("/", f"/bericht/{ids['Zoë de Vries']}", "/naam"):
         assert "`" not in client.get(path).text, path
+
+
+def test_history_of_a_replaced_approved_letter_reads_in_dutch(
+    client: TestClient, signed_workspace: Workspace, run_cli: RunCli
+) -> None:
+    ids = queue_children(signed_workspace, run_cli, "Zoë de Vries")
+    message_id = ids["Zoë de Vries"]
+    approve_in_core(signed_workspace, message_id, "Fatima")
+    changed = [
+        intake_row(id="PL-0", child_name="Zoë de Vries", meeting_time="10:00", group="Zeepaardjes")
+    ]
+    code, _, err = run_cli(
+        "queue", str(write_csv(signed_workspace.root / "in.csv", changed)), "--by", "coach"
+    )
+    assert code == 0, err
+    stored = outbox_of(signed_workspace).load(message_id)
+    assert stored.state == State.PENDING
+    assert "withdrawn" in stored.history[-1].note  # the core's note names the approver
+    log_in(client)
+    page = client.get(f"/bericht/{message_id}").text
+    history = page[page.index('class="history') :]
+    assert "vervangen: de gegevens zijn met wijzigingen opnieuw klaargezet" in history
+    assert "de goedkeuring vervalt, beoordeel de brief opnieuw" in history
+    assert "withdrawn" not in history
+    assert "replaced" not in history

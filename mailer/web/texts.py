@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 
 from mailer.i18n import _, ngettext
+from mailer.outbox.models import HistoryEntry
 from mailer.outbox.store import State
 from mailer.review.summary import Problem
 
@@ -160,9 +161,19 @@ def _known_notes() -> dict[str, str]:
     }
 
 
-def note_in_words(note: str) -> str:
-    """A note of a message's history, through the catalog when the core wrote it without data."""
-    return _known_notes().get(note) or plain(note)
+def note_in_words(entry: HistoryEntry) -> str:
+    """The note of a line of a message's history, through the catalog when the core wrote it
+    without data. A letter made again while it was approved carries the approver's name after
+    the reason; the change of state itself says the approval was withdrawn."""
+    known = _known_notes()
+    if entry.note in known:
+        return known[entry.note]
+    reason, _separator, _rest = entry.note.partition("; ")
+    if reason in known and (entry.from_state, entry.to_state) == (State.APPROVED, State.PENDING):
+        return _("{reason}; the approval is withdrawn, review the letter again").format(
+            reason=known[reason]
+        )
+    return plain(entry.note)
 
 
 def page_words() -> dict[str, str]:
