@@ -229,7 +229,8 @@ def approval_refusal(
     """Why `by` may not approve these bytes now (the rule that would refuse), or None when they
     may: the review page offers only what is allowed, by the same rules `approve` applies."""
     try:
-        _approval(stored, current_sha256, by, policy, None, False)
+        # The page shows exactly these bytes, so they count as the version the reviewer saw.
+        _approval(stored, current_sha256, by, policy, current_sha256, False)
     except ApprovalRefused as refusal:
         return refusal
     return None
