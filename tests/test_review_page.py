@@ -20,6 +20,7 @@ from mailer.letters.template_signoff import sign_off
 from mailer.outbox.store import Outbox, State
 from mailer.review.decisions import approve, review_policy
 from mailer.web import create_app
+from mailer.web.texts import plain
 from mailer.workspace import Workspace
 
 with warnings.catch_warnings():
@@ -327,3 +328,18 @@ def test_history_of_a_replaced_approved_letter_reads_in_dutch(
     assert "de goedkeuring vervalt, beoordeel de brief opnieuw" in history
     assert "withdrawn" not in history
     assert "replaced" not in history
+
+
+@pytest.mark.parametrize(
+    ("core_words", "shown"),
+    [
+        (
+            "decide with `mailer resolve ID --sent` or `--resend`",
+            "decide with “mailer resolve ID --sent” or “--resend”",
+        ),
+        ("an unpaired ` backtick", "an unpaired  backtick"),
+        ("no markup at all", "no markup at all"),
+    ],
+)
+def test_core_words_lose_their_backticks(core_words: str, shown: str) -> None:
+    assert plain(core_words) == shown
