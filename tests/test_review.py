@@ -63,7 +63,7 @@ def test_four_eyes_refuses_the_person_who_queued(queued: tuple[Outbox, StoredMes
 def test_a_stale_view_cannot_approve(queued: tuple[Outbox, StoredMessage]) -> None:
     outbox, stored = queued
     replace_message_keeping_approval(outbox, stored.id, outbox.read_bytes(stored.id) + b"\r\n")
-    with pytest.raises(OutboxError, match="changed after you opened it"):
+    with pytest.raises(OutboxError, match="changed after you looked at it"):
         approve(outbox, stored.id, "Anna", OPEN, shown_sha256=stored.sha256)
     assert outbox.load(stored.id).state == State.PENDING
 
