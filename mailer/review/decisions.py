@@ -76,8 +76,8 @@ def _check_four_eyes(stored: StoredMessage, history: Sequence[HistoryEntry], by:
         )
     else:
         text = _(
-            "{by} changed this message (queued it again or put it back for review); four eyes "
-            "are required, so someone who did not make or change it must approve it"
+            "{by} changed this message (queued it again with changes or rendered it again); "
+            "four eyes are required, so someone who did not make or change it must approve it"
         )
     raise ApprovalRefused(stored.id, "four_eyes", text.format(by=by))
 
