@@ -247,13 +247,15 @@ def _approve_all(opened: Opened, by: str, yes: bool, unsigned_template: bool) ->
     refused = approve_many(
         opened.outbox, pending, by, opened.policy, override_template=unsigned_template
     )
+    # Left for a person to read one by one, named together in one line.
     left = [message_id for message_id in pending if _unseen_change(refused.get(message_id))]
     lines: list[str] = []
     for message_id in pending:
-        if message_id not in refused:
+        error = refused.get(message_id)
+        if error is None:
             lines.append(f"approved {message_id} by {by}\n")
-        elif message_id not in left:
-            print_problem(str(refused[message_id]))
+        elif not _unseen_change(error):
+            print_problem(str(error))
     sys.stdout.write("".join(lines))
     if left:
         print_problem(
