@@ -170,7 +170,7 @@ def test_queue_and_export_refuse_what_cannot_be_used_in_one_line(
     code, _, err = queue_rows(run_cli, tmp_path, intake_row())
     source = tmp_path / "intakes.csv"
     code, _, err = run_cli("queue", str(source), "--by", "x" * 300)
-    assert code == 1 and err.startswith("error: --by: give the name of the person")
+    assert code == 1 and err.startswith("error: --by: geef de naam van wie beslist")
     a_file = tmp_path / "not-a-folder"
     a_file.write_text("", encoding="utf-8")
     code, _, err = run_cli("export", "--state", "pending", "--to", str(a_file))

@@ -7,12 +7,21 @@ import pytest
 from mailer.errors import ApprovalRefused, OutboxError, TransitionNotAllowed
 from mailer.outbox.store import Outbox, State, StoredMessage
 from mailer.review.decisions import ReviewPolicy, approve, reject
+from mailer.review.names import check_person_name, same_person
 from mailer.review.summary import message_problems, message_summary
+from mailer.review.versions import approval_not_on_record
+from mailer.sending.records import retry_failed
 from mailer.workspace import Workspace
 from tests.tampering import replace_message_keeping_approval
 from tests.test_outbox import queue_one
 
 OPEN = ReviewPolicy()
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording of the refusals."""
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
 
 
 @pytest.fixture
@@ -63,7 +72,7 @@ def test_four_eyes_refuses_the_person_who_queued(queued: tuple[Outbox, StoredMes
 def test_a_stale_view_cannot_approve(queued: tuple[Outbox, StoredMessage]) -> None:
     outbox, stored = queued
     replace_message_keeping_approval(outbox, stored.id, outbox.read_bytes(stored.id) + b"\r\n")
-    with pytest.raises(OutboxError, match="changed after you opened it"):
+    with pytest.raises(OutboxError, match="changed after you looked at it"):
         approve(outbox, stored.id, "Anna", OPEN, shown_sha256=stored.sha256)
     assert outbox.load(stored.id).state == State.PENDING
 
@@ -139,3 +148,82 @@ def test_each_refusal_names_the_rule_that_refused(queued: tuple[Outbox, StoredMe
         "already_approved",
     ]
     assert caught.value.approved_by == "Anna"
+
+
+FOUR_EYES = ReviewPolicy(four_eyes=True)
+
+
+def test_a_replaced_letter_needs_the_version_seen_and_someone_who_did_not_change_it(
+    queued: tuple[Outbox, StoredMessage],
+) -> None:
+    outbox, stored = queued
+    changed = outbox.read_bytes(stored.id).replace(b"sanne@example.nl", b"other@example.org")
+    replaced = outbox.transition(
+        stored.id, State.PENDING, by="Bob", note="replaced: queued again", new_bytes=changed
+    )
+    with pytest.raises(ApprovalRefused) as unseen:
+        approve(outbox, stored.id, "Carol", FOUR_EYES)
+    assert unseen.value.rule == "unseen_change"
+    for person in ("bob", "Coach"):
+        with pytest.raises(ApprovalRefused) as four_eyes:
+            approve(outbox, stored.id, person, FOUR_EYES, shown_sha256=replaced.sha256)
+        assert four_eyes.value.rule == "four_eyes"
+    approved = approve(outbox, stored.id, "Carol", FOUR_EYES, shown_sha256=replaced.sha256)
+    assert approved.approval is not None and approved.approval.sha256 == replaced.sha256
+
+
+def test_a_change_to_pending_nobody_listed_counts_as_a_new_version(
+    queued: tuple[Outbox, StoredMessage],
+) -> None:
+    outbox, stored = queued
+    outbox.transition(stored.id, State.PENDING, by="Bob", note="some future reason")
+    with pytest.raises(ApprovalRefused, match="changed after it was first queued"):
+        approve(outbox, stored.id, "Carol", OPEN)
+
+
+def test_a_retried_message_is_approved_as_usual_even_by_who_retried_it(
+    queued: tuple[Outbox, StoredMessage],
+) -> None:
+    outbox, stored = queued
+    approve(outbox, stored.id, "Anna", FOUR_EYES)
+    outbox.transition(stored.id, State.FAILED, by="sender", note="refused for good")
+    retry_failed(outbox, stored.id, by="Bram")
+    assert approve(outbox, stored.id, "Bram", FOUR_EYES).state == State.APPROVED
+
+
+def test_the_journal_holds_an_approval_made_and_not_one_from_before_a_change(
+    queued: tuple[Outbox, StoredMessage],
+) -> None:
+    outbox, stored = queued
+    approved = approve(outbox, stored.id, "Anna", OPEN)
+    assert approved.approval is not None
+    assert approval_not_on_record(approved.approval, approved.history) is None
+    outbox.transition(stored.id, State.PENDING, by="Bob", note="replaced: queued again")
+    later = outbox.load(stored.id).history
+    assert approval_not_on_record(approved.approval, later) is not None
+    forged = approved.approval.model_copy(update={"by": "Fatima"})
+    assert approval_not_on_record(forged, approved.history) is not None
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("  Ａｎｎａ ", "Anna"),
+        ("Zoë O'Brien-Đorđević", "Zoë O'Brien-Đorđević"),
+        ("山田 はなこ", "山田 はなこ"),
+        ("Ζωή", "Ζωή"),
+    ],
+)
+def test_names_are_kept_in_compatibility_form(typed: str, kept: str) -> None:
+    assert check_person_name(typed) == kept
+
+
+@pytest.mark.parametrize("typed", ["\u0410nna", "Anna \u03bflsen", "", "a\nb", "x" * 81])
+def test_names_that_mix_alphabets_or_are_no_names_are_refused(typed: str) -> None:
+    with pytest.raises(OutboxError):
+        check_person_name(typed)
+
+
+def test_names_compare_without_case_and_width() -> None:
+    assert same_person("Anna", "ＡＮＮＡ") and same_person("Straße", "STRASSE")
+    assert not same_person("Anna", "Anne")

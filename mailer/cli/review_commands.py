@@ -18,11 +18,13 @@ from mailer.cli.common import (
     print_rows,
 )
 from mailer.durable import durable_write, private_directory
-from mailer.errors import MailerError
-from mailer.outbox.store import State, StoredMessage
-from mailer.review.decisions import ReviewPolicy, approve_many
+from mailer.errors import ApprovalRefused, MailerError
+from mailer.i18n import _, ngettext
+from mailer.outbox.store import State, StoredMessage, sha256_hex
+from mailer.review.decisions import ReviewPolicy, approve_many, check_person_name
 from mailer.review.decisions import reject as reject_message
 from mailer.review.summary import message_problems, message_summary
+from mailer.review.versions import CODE_LENGTH, is_version_code, made_by, version_code
 
 __all__ = ["register"]
 
@@ -83,8 +85,15 @@ def _table_row(opened: Opened, stored: StoredMessage, policy_: ReviewPolicy) -> 
     ]
 
 
-def _print_overview(opened: Opened, stored: StoredMessage, text: str) -> None:
+def _print_overview(opened: Opened, stored: StoredMessage, data: bytes, text: str) -> None:
     console.print(f"ID:       {stored.id} ({stored.state.value})", markup=False)
+    code = version_code(sha256_hex(data))
+    console.print(
+        _(
+            "Version:  {code} (to approve this version: `mailer approve {id}@{code} --by NAME`)"
+        ).format(code=code, id=stored.id),
+        markup=False,
+    )
     console.print(f"Subject:  {stored.subject}", markup=False)
     console.print(f"To:       {', '.join(stored.to)}", markup=False)
     console.print(
@@ -159,7 +168,7 @@ def show(
     if text_only:
         sys.stdout.write(text)
         return
-    _print_overview(opened, stored, text)
+    _print_overview(opened, stored, data, text)
 
 
 def _confirm_all(opened: Opened, yes: bool) -> list[str]:
@@ -174,15 +183,112 @@ def _confirm_all(opened: Opened, yes: bool) -> list[str]:
     return pending
 
 
+def _typed_versions(opened: Opened, typed: list[str]) -> tuple[list[str], dict[str, str], int]:
+    """The message IDs of `ID` or `ID@CODE` as typed, the version code given for each, and how
+    many could not be read (each said in one line)."""
+    resolved: list[str] = []
+    codes: dict[str, str] = {}
+    failures = 0
+    for text in typed:
+        prefix, at, code = text.partition("@")
+        try:
+            message_id = opened.outbox.resolve(prefix)
+        except MailerError as error:
+            print_problem(str(error))
+            failures += 1
+            continue
+        code = code.strip().lower()
+        if at and not is_version_code(code):
+            print_problem(
+                _(
+                    "{typed}: after @ comes the version code of {count} characters that "
+                    "`mailer show {id}` prints after 'Version:'"
+                ).format(typed=text, count=CODE_LENGTH, id=message_id)
+            )
+            failures += 1
+            continue
+        resolved.append(message_id)
+        if at:
+            codes[message_id] = code
+    return resolved, codes, failures
+
+
+def _version_confirmed(opened: Opened, message_id: str) -> str | None:
+    """Show a changed message's recipients and ask whether to approve this version; its
+    SHA-256 when the person says yes."""
+    stored = opened.outbox.load(message_id)
+    current = sha256_hex(opened.outbox.read_bytes(message_id))
+    makers = ", ".join(made_by(stored.queued_by, stored.history))
+    console.print(
+        _("{id} changed after it was first queued (made or changed by {names}).").format(
+            id=message_id, names=makers
+        ),
+        markup=False,
+    )
+    console.print(f"  To:       {', '.join(stored.to)}", markup=False)
+    console.print(f"  Subject:  {stored.subject}", markup=False)
+    console.print(
+        f"  Meeting:  {stored.meeting_at:%d-%m-%Y %H:%M} ({stored.child_name})", markup=False
+    )
+    console.print(f"  Version:  {version_code(current)}", markup=False)
+    question = _("Approve this version for these recipients?")
+    return current if typer.confirm(question, default=False) else None
+
+
+def _unseen_change(error: MailerError | None) -> bool:
+    return isinstance(error, ApprovalRefused) and error.rule == "unseen_change"
+
+
+def _approve_all(opened: Opened, by: str, yes: bool, unsigned_template: bool) -> None:
+    pending = _confirm_all(opened, yes)
+    if not pending:
+        console.print("No pending messages.")
+        return
+    refused = approve_many(
+        opened.outbox, pending, by, opened.policy, override_template=unsigned_template
+    )
+    # Left for a person to read one by one, named together in one line.
+    left = [message_id for message_id in pending if _unseen_change(refused.get(message_id))]
+    lines: list[str] = []
+    for message_id in pending:
+        error = refused.get(message_id)
+        if error is None:
+            lines.append(f"approved {message_id} by {by}\n")
+        elif not _unseen_change(error):
+            print_problem(str(error))
+    sys.stdout.write("".join(lines))
+    if left:
+        print_problem(
+            ngettext(
+                "{count} message was left pending because it changed after it was first "
+                "queued ({ids}): read it with `mailer show ID` and approve it as "
+                "`mailer approve ID@CODE`",
+                "{count} messages were left pending because they changed after they were first "
+                "queued ({ids}): read each with `mailer show ID` and approve it as "
+                "`mailer approve ID@CODE`",
+                len(left),
+            ).format(count=len(left), ids=", ".join(left))
+        )
+    if refused:
+        raise typer.Exit(1)
+
+
 def approve(
     messages: Annotated[
-        list[str] | None, typer.Argument(help="Message IDs (unique prefixes).")
+        list[str] | None,
+        typer.Argument(
+            help="Message IDs (unique prefixes), each optionally as ID@CODE with the version "
+            "code that `mailer show` prints."
+        ),
     ] = None,
     home: HomeOption = None,
     *,
     by: ByOption,
     all_pending: Annotated[
-        bool, typer.Option("--all", help="Approve every pending message.")
+        bool,
+        typer.Option(
+            "--all", help="Approve every pending message that did not change since it was queued."
+        ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     unsigned_template: Annotated[
@@ -193,34 +299,50 @@ def approve(
         ),
     ] = False,
 ) -> None:
-    """Approve messages for sending, under your name. The exact bytes are recorded."""
+    """Approve messages for sending, under your name. The exact bytes are recorded.
+
+    A message that changed after it was first queued is approved as ID@CODE, with the version
+    code `mailer show ID` prints, or after you confirm its recipients on a terminal."""
     opened = open_workspace(home)
     if bool(messages) == all_pending:
         print_problem("give message IDs or --all (not both)")
         raise typer.Exit(2)
-    ids = _confirm_all(opened, yes) if all_pending else list(messages or [])
-    # `--all` took its IDs from the outbox itself; typed ones may be prefixes.
-    resolved: list[str] = list(ids) if all_pending else []
-    failures = 0
-    for typed in [] if all_pending else ids:
-        try:
-            resolved.append(opened.outbox.resolve(typed))
-        except MailerError as error:
+    by = check_person_name(by)
+    if all_pending:
+        _approve_all(opened, by, yes, unsigned_template)
+        return
+    resolved, codes, failures = _typed_versions(opened, list(messages or []))
+    refused = approve_many(
+        opened.outbox,
+        resolved,
+        by,
+        opened.policy,
+        shown=codes,
+        override_template=unsigned_template,
+    )
+    lines: list[str] = []
+    for message_id in resolved:
+        error = refused.get(message_id)
+        if _unseen_change(error) and sys.stdin.isatty():
+            sys.stdout.write("".join(lines))
+            lines = []
+            confirmed = _version_confirmed(opened, message_id)
+            if confirmed is not None:
+                again = approve_many(
+                    opened.outbox,
+                    [message_id],
+                    by,
+                    opened.policy,
+                    shown={message_id: confirmed},
+                    override_template=unsigned_template,
+                )
+                error = again.get(message_id)
+        if error is None:
+            lines.append(f"approved {message_id} by {by}\n")
+        else:
             print_problem(str(error))
             failures += 1
-    refused = approve_many(
-        opened.outbox, resolved, by, opened.policy, override_template=unsigned_template
-    )
-    lines = []
-    for message_id in resolved:
-        if message_id in refused:
-            print_problem(str(refused[message_id]))
-            failures += 1
-        else:
-            lines.append(f"approved {message_id} by {by}\n")
     sys.stdout.write("".join(lines))
-    if all_pending and not ids:
-        console.print("No pending messages.")
     if failures:
         raise typer.Exit(1)
 

@@ -38,8 +38,10 @@ from mailer.cli.send_output import (
 from mailer.clock import AMSTERDAM
 from mailer.config import Settings, SmtpAuth
 from mailer.errors import MailerError
-from mailer.outbox.purge import purge_before
+from mailer.i18n import _, ngettext
+from mailer.outbox.purge import plan_purge, purge_planned
 from mailer.outbox.store import Outbox, State
+from mailer.review.decisions import check_person_name
 from mailer.sending.records import resolve_unknown, retry_failed
 from mailer.sending.run import plan_send
 from mailer.sending.smtp_client import check_security, connect, tls_context
@@ -243,30 +245,87 @@ def _parse_day(text: str) -> datetime:
             return datetime.strptime(text.strip(), pattern).replace(tzinfo=AMSTERDAM)
         except ValueError:
             continue
-    print_problem(f"--before: {text!r} is not a date; write it as YYYY-MM-DD")
+    print_problem(
+        _("--before: {text} is not a date; write it as YYYY-MM-DD or DD-MM-YYYY").format(
+            text=repr(text)
+        )
+    )
     raise typer.Exit(2)
+
+
+def _confirm_purge(count: int, cutoff: datetime, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        print_problem(
+            _("purge needs --yes when not run in a terminal (see first what it does: --dry-run)")
+        )
+        raise typer.Exit(2)
+    question = ngettext(
+        "Remove the content of {count} message finished before {day}? This cannot be undone.",
+        "Remove the content of {count} messages finished before {day}? This cannot be undone.",
+        count,
+    )
+    typer.confirm(question.format(count=count, day=f"{cutoff:%Y-%m-%d}"), abort=True)
 
 
 def purge(
     home: HomeOption = None,
     *,
     before: Annotated[
-        str, typer.Option("--before", help="Purge messages finished before this date.")
+        str,
+        typer.Option(
+            "--before",
+            help="Purge messages finished before this date (YYYY-MM-DD or DD-MM-YYYY).",
+        ),
     ],
     by: Annotated[
         str | None, typer.Option("--by", help="Who purges (default: your login name).")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be purged; change nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove the content (letter, names, addresses, previews) of sent, failed and rejected
-    messages finished before DATE; the journal keeps that they existed, without personal data."""
+    messages finished before DATE whose meeting has passed; the journal keeps that they
+    existed, without personal data. Asks first on a terminal (--yes otherwise)."""
     cutoff = _parse_day(before)
     opened = open_workspace(home)
-    purged = purge_before(opened.outbox, cutoff, by or default_person())
+    person = check_person_name(by or default_person())
+    plan = plan_purge(opened.outbox, cutoff)
+    if plan.meeting_ahead:
+        console.print(
+            ngettext(
+                "{count} message finished before {day} is kept: its meeting is still to come.",
+                "{count} messages finished before {day} are kept: their meeting is still to come.",
+                len(plan.meeting_ahead),
+            ).format(count=len(plan.meeting_ahead), day=f"{cutoff:%Y-%m-%d}"),
+            markup=False,
+        )
+    if dry_run:
+        for message_id in plan.due:
+            console.print(_("would purge {id}").format(id=message_id), markup=False)
+        console.print(
+            ngettext(
+                "Would purge {count} message.", "Would purge {count} messages.", len(plan.due)
+            ).format(count=len(plan.due)),
+            markup=False,
+        )
+        return
+    if plan.due:
+        _confirm_purge(len(plan.due), cutoff, yes)
+    purged = purge_planned(opened.outbox, plan, person)
     for message_id in purged:
         console.print(f"purged {message_id}", markup=False)
     console.print(
-        f"{len(purged)} message(s) finished before {cutoff:%Y-%m-%d} purged; "
-        "the journal keeps one line for each, without personal data.",
+        ngettext(
+            "{count} message finished before {day} purged; the journal keeps one line for it, "
+            "without personal data.",
+            "{count} messages finished before {day} purged; the journal keeps one line for "
+            "each, without personal data.",
+            len(purged),
+        ).format(count=len(purged), day=f"{cutoff:%Y-%m-%d}"),
         markup=False,
     )
 

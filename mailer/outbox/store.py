@@ -276,6 +276,21 @@ class Outbox:
                 rows = connection.execute(select(journal).order_by(journal.c.seq)).all()
         return [journal_entry(row) for row in rows]
 
+    def histories(self, message_ids: Sequence[str]) -> dict[str, list[HistoryEntry]]:
+        """The history of each of these messages, read a page of IDs per query."""
+        wanted = sorted({checked_id(message_id) for message_id in message_ids})
+        found: dict[str, list[HistoryEntry]] = {message_id: [] for message_id in wanted}
+        with self._reading() as connection:
+            for start in range(0, len(wanted), _PAGE):
+                query = (
+                    select(journal)
+                    .where(journal.c.message_id.in_(wanted[start : start + _PAGE]))
+                    .order_by(journal.c.message_id, journal.c.seq)
+                )
+                for row in connection.execute(query):
+                    found[row.message_id].append(history_entry(row))
+        return found
+
     @staticmethod
     def _journal_rows(connection: Connection, message_id: str) -> Sequence[Row[Any]]:
         query = select(journal).where(journal.c.message_id == message_id).order_by(journal.c.seq)

@@ -6,15 +6,17 @@ what was shown, the template's sign-off) are the same wherever a person decides.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
 from mailer.errors import ApprovalRefused, MessageNotFound, OutboxError
+from mailer.i18n import _
 from mailer.letters.template_signoff import signed_versions
 from mailer.outbox.store import (
     Approval,
+    HistoryEntry,
     Outbox,
     Rejection,
     State,
@@ -22,7 +24,13 @@ from mailer.outbox.store import (
     TransitionRequest,
     sha256_hex,
 )
-from mailer.text_safety import has_control_characters
+from mailer.review.names import check_person_name, same_person
+from mailer.review.versions import (
+    approval_not_on_record,
+    changed_since_queued,
+    made_by,
+    shows_version,
+)
 from mailer.workspace import Workspace
 
 __all__ = [
@@ -52,49 +60,77 @@ class ReviewPolicy:
     signed_template_versions: Collection[str] | None = None
 
 
-def check_person_name(name: str, role: str = "--by") -> str:
-    """A reviewer's name as given, refused when empty or holding control characters."""
-    cleaned = name.strip()
-    if not cleaned or has_control_characters(cleaned) or len(cleaned) > 80:
-        raise OutboxError(f"{role}: give the name of the person who decides, e.g. --by 'Anna'")
-    return cleaned
-
-
 def template_signed_off(stored: StoredMessage, policy: ReviewPolicy) -> bool:
     if policy.signed_template_versions is None:
         return True
     return stored.template_version in policy.signed_template_versions
 
 
+def _check_four_eyes(stored: StoredMessage, history: Sequence[HistoryEntry], by: str) -> None:
+    """Refuse `by` when they made or changed the letter: four eyes means someone else reads it."""
+    makers = made_by(stored.queued_by, history)
+    if not any(same_person(by, maker) for maker in makers):
+        return
+    if same_person(by, stored.queued_by):
+        text = _(
+            "{by} queued this message; four eyes are required, so someone else must approve it"
+        )
+    else:
+        text = _(
+            "{by} changed this message (queued it again with changes or rendered it again); "
+            "four eyes are required, so someone who did not make or change it must approve it"
+        )
+    raise ApprovalRefused(stored.id, "four_eyes", text.format(by=by))
+
+
 def _approval(
     stored: StoredMessage,
+    history: Sequence[HistoryEntry],
     current: str,
     by: str,
     policy: ReviewPolicy,
-    shown_sha256: str | None,
+    shown: str | None,
     override_template: bool,
 ) -> tuple[Approval, str]:
     """The approval of `by` for this message whose bytes hash to `current`, with its journal
-    note; ApprovalRefused names the rule that stands in the way."""
+    note; ApprovalRefused names the rule that stands in the way.
+
+    `shown` is the version the reviewer saw (its SHA-256 or its version code), if known.
+    """
     message_id = stored.id
-    if policy.four_eyes and stored.queued_by.casefold() == by.casefold():
-        raise ApprovalRefused(
-            message_id,
-            "four_eyes",
-            f"{by} queued this message; four eyes are required, so someone else must approve it",
-        )
-    if shown_sha256 is not None and shown_sha256 != current:
+    if policy.four_eyes:
+        _check_four_eyes(stored, history, by)
+    if shown is not None and not shows_version(shown, current):
         raise ApprovalRefused(
             message_id,
             "stale",
-            "the message changed after you opened it; reload it and review it again",
+            _(
+                "the message changed after you looked at it; read it again with "
+                "`mailer show {id}` and approve the version you read"
+            ).format(id=message_id),
         )
-    if stored.state == State.APPROVED and stored.approval and stored.approval.sha256 == current:
+    approval = stored.approval
+    if (
+        stored.state == State.APPROVED
+        and approval is not None
+        and approval.sha256 == current
+        and approval_not_on_record(approval, history) is None
+    ):
         raise ApprovalRefused(
             message_id,
             "already_approved",
-            f"already approved by {stored.approval.by}",
-            approved_by=stored.approval.by,
+            _("already approved by {by}").format(by=approval.by),
+            approved_by=approval.by,
+        )
+    if shown is None and changed_since_queued(history):
+        # Its recipients or its letter may differ from what the reviewer read earlier.
+        raise ApprovalRefused(
+            message_id,
+            "unseen_change",
+            _(
+                "changed after it was first queued; run `mailer show {id}` and approve it as "
+                "`mailer approve {id}@CODE` with the version code shown there"
+            ).format(id=message_id),
         )
     signed = template_signed_off(stored, policy)
     if not signed and not override_template:
@@ -105,9 +141,9 @@ def _approval(
             "signed off; run `mailer template approve --by NAME`, or approve with "
             "--unsigned-template if you accept this letter anyway",
         )
-    approval = Approval(by=by, at=now_in_amsterdam(), sha256=current, template_override=not signed)
+    made = Approval(by=by, at=now_in_amsterdam(), sha256=current, template_override=not signed)
     note = "approved" if signed else "approved although the template version has no sign-off"
-    return approval, note
+    return made, note
 
 
 def _unless_changed_since(
@@ -131,22 +167,26 @@ def approve_many(
     by: str,
     policy: ReviewPolicy,
     *,
-    shown_sha256: str | None = None,
+    shown: Mapping[str, str] | None = None,
     override_template: bool = False,
 ) -> dict[str, OutboxError]:
     """Approve each message's current bytes under `by`'s name, in one transaction; return why
     each refused message was refused (a refusal stops no other approval). The messages are
     read a page at a time, so memory stays flat however many there are.
 
-    `shown_sha256` is the hash of what the reviewer saw (the web page sends it for one
-    message): a message that changed since then is refused instead of approved unseen.
+    `shown` maps a message ID to the version the reviewer saw: its SHA-256 (the web page) or
+    its version code (`mailer approve ID@CODE`). A message that changed since then is refused
+    instead of approved unseen, and so is a message changed since it was first queued when
+    nothing says which version the reviewer saw.
     """
     by = check_person_name(by)
+    shown = shown or {}
     refused: dict[str, OutboxError] = {}
     with outbox.one_transaction():
         for start in range(0, len(message_ids), _PAGE):
             page = message_ids[start : start + _PAGE]
             found = outbox.with_contents(page)
+            histories = outbox.histories(list(found))
             requests: list[TransitionRequest] = []
             for message_id in page:
                 if message_id not in found:
@@ -155,7 +195,13 @@ def approve_many(
                 stored, data = found[message_id]
                 try:
                     approval, note = _approval(
-                        stored, sha256_hex(data), by, policy, shown_sha256, override_template
+                        stored,
+                        histories[message_id],
+                        sha256_hex(data),
+                        by,
+                        policy,
+                        shown.get(message_id),
+                        override_template,
                     )
                 except ApprovalRefused as refusal:
                     refused[message_id] = refusal
@@ -185,13 +231,14 @@ def approve(
     shown_sha256: str | None = None,
     override_template: bool = False,
 ) -> StoredMessage:
-    """Approve one message (see `approve_many`); raise why it cannot be."""
+    """Approve one message (see `approve_many`); `shown_sha256` is the hash of the bytes the
+    reviewer saw. Raise why it cannot be approved."""
     refused = approve_many(
         outbox,
         [message_id],
         by,
         policy,
-        shown_sha256=shown_sha256,
+        shown=None if shown_sha256 is None else {message_id: shown_sha256},
         override_template=override_template,
     )
     if message_id in refused:
@@ -224,13 +271,17 @@ def review_policy(workspace: Workspace, settings: Settings) -> ReviewPolicy:
 
 
 def approval_refusal(
-    stored: StoredMessage, current_sha256: str, by: str, policy: ReviewPolicy
+    stored: StoredMessage,
+    history: Sequence[HistoryEntry],
+    current_sha256: str,
+    by: str,
+    policy: ReviewPolicy,
 ) -> ApprovalRefused | None:
     """Why `by` may not approve these bytes now (the rule that would refuse), or None when they
     may: the review page offers only what is allowed, by the same rules `approve` applies."""
     try:
         # The page shows exactly these bytes, so they count as the version the reviewer saw.
-        _approval(stored, current_sha256, by, policy, current_sha256, False)
+        _approval(stored, history, current_sha256, by, policy, current_sha256, False)
     except ApprovalRefused as refusal:
         return refusal
     return None

@@ -11,6 +11,7 @@ from typing import Any
 
 from mailer.outbox.store import Outbox, State, StoredMessage
 from mailer.review.decisions import ReviewPolicy, template_signed_off
+from mailer.review.versions import version_code
 
 __all__ = ["Problem", "approval_problem", "message_problems", "message_summary", "problems_of"]
 
@@ -101,6 +102,7 @@ def message_summary(outbox: Outbox, stored: StoredMessage, policy: ReviewPolicy)
         "rejection_reason": stored.rejection.reason if stored.rejection else None,
         "template_version": stored.template_version,
         "sha256": stored.sha256,
+        "version_code": version_code(stored.sha256),
         "last_error": stored.last_error,
         "problems": message_problems(outbox, stored, policy),
     }

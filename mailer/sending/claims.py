@@ -22,6 +22,7 @@ import psutil
 from mailer.clock import now_in_amsterdam
 from mailer.errors import OutboxError, TransitionNotAllowed
 from mailer.outbox.store import Claim, Outbox, State, StoredMessage, TransitionRequest
+from mailer.review.versions import approval_not_on_record
 from mailer.sending.records import TAKEN_BY_ANOTHER_SENDER, sendable_problem
 
 __all__ = [
@@ -104,7 +105,7 @@ def read_for_sending(outbox: Outbox, message_id: str) -> ToSend | str:
 
     The bytes must be exactly the approved ones and the envelope exactly the To header of those
     bytes: the approval's hash covers the bytes (and so their To), not the metadata the
-    envelope is taken from.
+    envelope is taken from. The approval itself must be one the journal holds for this version.
     """
     found = outbox.with_contents([message_id]).get(message_id)
     if found is None:
@@ -113,6 +114,11 @@ def read_for_sending(outbox: Outbox, message_id: str) -> ToSend | str:
     problem = sendable_problem(outbox, stored, now_in_amsterdam(), data)
     if problem is None and _normalised(stored.to) != _normalised(to_addresses(data)):
         problem = "recipients differ from the approved letter's To (not sent)"
+    if problem is None and stored.approval is not None:
+        # A state and an approval written into the database by hand have no journal line.
+        problem = approval_not_on_record(
+            stored.approval, outbox.histories([message_id])[message_id]
+        )
     return problem or ToSend(stored, data)
 
 

@@ -9,7 +9,7 @@ would accept.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +20,7 @@ from mailer.clock import AMSTERDAM
 from mailer.errors import ApprovalRefused
 from mailer.i18n import _, current_language
 from mailer.letters.wording import format_meeting_moment
+from mailer.outbox.models import HistoryEntry
 from mailer.outbox.store import Outbox, State, StoredMessage, sha256_hex
 from mailer.review.decisions import ReviewPolicy, approval_refusal
 from mailer.review.summary import problems_of
@@ -107,7 +108,7 @@ def choices_for(
 ) -> Choices:
     """What `reviewer` may decide about these bytes now, by the rules the core applies."""
     if stored.state in {State.PENDING, State.APPROVED}:
-        refusal = approval_refusal(stored, current_sha256, reviewer, review)
+        refusal = approval_refusal(stored, stored.history, current_sha256, reviewer, review)
         if refusal is None:
             return Choices(approve=True, reject=True, why_not=[])
         return Choices(approve=False, reject=True, why_not=[_refusal_in_words(refusal, stored)])
@@ -148,14 +149,20 @@ def problems_in_words(stored: StoredMessage, review: ReviewPolicy) -> list[str]:
     return [problem_in_words(problem) for problem in problems_of(stored, review)]
 
 
-def _row(outbox: Outbox, stored: StoredMessage, reviewer: str, review: ReviewPolicy) -> MessageRow:
+def _row(
+    outbox: Outbox,
+    stored: StoredMessage,
+    history: Sequence[HistoryEntry],
+    reviewer: str,
+    review: ReviewPolicy,
+) -> MessageRow:
     sha256 = sha256_hex(outbox.read_bytes(stored.id))
     problems = problems_in_words(stored, review)
     selectable = False
     # Only pending letters are offered for approving several at once; an approved letter that
     # changed afterwards is approved again from its own page, after reading it.
     if stored.state == State.PENDING:
-        refusal = approval_refusal(stored, sha256, reviewer, review)
+        refusal = approval_refusal(stored, history, sha256, reviewer, review)
         selectable = refusal is None
         if refusal is not None and refusal.rule == "four_eyes":
             problems.append(_refusal_in_words(refusal, stored))
@@ -180,11 +187,14 @@ def overview(outbox: Outbox, reviewer: str, review: ReviewPolicy) -> list[StateG
     """Every message grouped by state (the states that need a person first), soonest meeting
     first within a state; states without messages are left out."""
     groups = {state: StateGroup(state, state_name(state), state_hint(state)) for state in State}
-    messages: Iterable[StoredMessage] = sorted(
+    messages: list[StoredMessage] = sorted(
         outbox.messages(), key=lambda stored: (stored.meeting_at, stored.id)
     )
+    # Four eyes asks who made each version, so the rules read the pending letters' journal.
+    histories = outbox.histories([m.id for m in messages if m.state == State.PENDING])
     for stored in messages:
-        groups[stored.state].rows.append(_row(outbox, stored, reviewer, review))
+        history = histories.get(stored.id, [])
+        groups[stored.state].rows.append(_row(outbox, stored, history, reviewer, review))
     ordered = [groups[state] for state in STATE_ORDER] + [
         group for state, group in groups.items() if state not in STATE_ORDER
     ]
