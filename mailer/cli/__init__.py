@@ -33,13 +33,14 @@ from mailer.cli import (  # noqa: E402
     web_command,
 )
 from mailer.cli.common import INTERRUPTED_EXIT_CODE, print_problem  # noqa: E402
-from mailer.cli.summaries import SummarisedGroup  # noqa: E402
+from mailer.cli.help_layout import SummarisedGroup, show_arguments_by_name  # noqa: E402
 from mailer.errors import MailerError  # noqa: E402
 from mailer.i18n import _  # noqa: E402
 from mailer.outbox.database import database_problem  # noqa: E402
 
 __all__ = ["app", "entry", "main"]
 
+show_arguments_by_name()
 app = typer.Typer(
     name="mailer",
     cls=SummarisedGroup,

@@ -6,22 +6,29 @@ known first. It comes, strongest first, from `MAILER_UI_LANGUAGE`, the workspace
 else the current folder), else Dutch: the same order as every other setting. A file that cannot
 be read is skipped here; the command itself reports it in the language found so far.
 
-Click's and Typer's own words ("Usage:", "Missing argument") are put through the same catalog.
+Typer's own words ("Usage:", "Missing argument") are put through the same catalog.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, Any
 
+import typer.core
 from dotenv import dotenv_values
+from typer._click.core import Command, Context
+from typer._click.exceptions import BadParameter, MissingParameter, NoSuchOption, UsageError
+from typer._click.formatting import HelpFormatter
+from typer._click.utils import echo
 
-from mailer.i18n import DEFAULT_LANGUAGE, LANGUAGES, _, ngettext
+from mailer.i18n import DEFAULT_LANGUAGE, LANGUAGES, _
 from mailer.workspace import HOME_VARIABLE
 
-__all__ = ["CLICK_TEXTS", "home_on_command_line", "language_for", "speak_click_in_our_language"]
+__all__ = ["TYPER_TEXTS", "home_on_command_line", "language_for", "speak_click_in_our_language"]
 
 LANGUAGE_VARIABLE = "MAILER_UI_LANGUAGE"
 
@@ -71,78 +78,82 @@ def N_(message: str) -> str:  # noqa: N802 - the name `pybabel extract` looks fo
     return message
 
 
-def NP_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - see N_
-    """Marks a text with a plural for the catalog without translating it here."""
-    return singular, plural
-
-
-# Click's and Typer's own texts that a person meets in help and usage errors, so that the
-# catalog (and its completeness test) holds them; they are translated where Click uses them.
-CLICK_TEXTS = (
-    N_("Usage:"),
-    N_("Options"),
+# Typer's own words in help texts and usage errors, so that the catalog (and its completeness
+# test) holds them; Typer looks them up through `_` in `typer.core`, the rest is worded below.
+TYPER_TEXTS = (
     N_("Arguments"),
+    N_("Options"),
     N_("Commands"),
-    N_("Show this message and exit."),
-    N_("Show the version and exit."),
-    N_("Error"),
-    N_("Try '{command} {option}' for help."),
-    N_("Missing argument"),
-    N_("Missing option"),
-    N_("Missing parameter"),
-    N_("Missing command."),
-    N_("No such command {name!r}."),
-    N_("No such option {name!r}."),
-    N_("Invalid value for {param_hint}: {message}"),
-    N_("Invalid value: {message}"),
-    N_("{value!r} is not a valid {number_type}."),
-    N_("{value} is not in the range {range}."),
-    N_("Option {name!r} does not take a value."),
     N_("required"),
     N_("default: {default}"),
     N_("Aborted!"),
-    N_("Repeat for confirmation"),
-    N_("Error: invalid input"),
-    N_("integer"),
-    N_("float"),
-    NP_("Got unexpected extra argument ({args})", "Got unexpected extra arguments ({args})"),
-    NP_("Option {name!r} requires an argument.", "Option {name!r} requires {nargs} arguments."),
+    N_("Missing command."),
+    N_("No such command {name!r}."),
 )
 
 
-def _click_ngettext(singular: str, plural: str, count: int) -> str:
-    return ngettext(singular, plural, count)
+def _missing_parameter(error: MissingParameter) -> str:
+    hint = error.param.get_error_hint() if error.param is not None else ""
+    if error.param is not None and error.param.param_type_name == "option":
+        return _("Missing option {name}.").format(name=hint)
+    return _("Missing argument {name}.").format(name=hint)
+
+
+def _usage_problem(error: UsageError) -> str:
+    """The problem of a usage error in our words where Typer's are known, else in Typer's."""
+    if isinstance(error, MissingParameter):
+        return _missing_parameter(error)
+    if isinstance(error, BadParameter) and error.param is not None:
+        return _("Invalid value for {name}: {problem}").format(
+            name=error.param.get_error_hint(), problem=error.message
+        )
+    if isinstance(error, NoSuchOption):
+        return _("No such option: {name}").format(name=error.option_name)
+    return error.format_message()
+
+
+def _show_usage_error(error: UsageError, file: IO[Any] | None = None) -> None:
+    """Usage, where to find help and the problem, as Typer shows them, in our language."""
+    lines = []
+    if error.ctx is not None:
+        lines.append(error.ctx.get_usage())
+        if error.ctx.command.get_help_option(error.ctx) is not None:
+            lines.append(
+                _("Try '{command} {option}' for help.").format(
+                    command=error.ctx.command_path, option=error.ctx.help_option_names[0]
+                )
+            )
+        lines.append("")
+    lines.append(_("Error: {problem}").format(problem=_usage_problem(error)))
+    echo("\n".join(lines), file=file or sys.stderr)
+
+
+_write_usage = HelpFormatter.write_usage
+_help_option = Command.get_help_option
+
+
+def _write_usage_in_our_language(
+    self: HelpFormatter, prog: str, args: str = "", prefix: str | None = None
+) -> None:
+    _write_usage(self, prog, args, _("Usage: ") if prefix is None else prefix)
+
+
+def _help_option_in_our_language(self: Command, ctx: Context) -> Any:
+    option = _help_option(self, ctx)
+    if option is not None:
+        option.help = _("Show this message and exit.")
+    return option
 
 
 def speak_click_in_our_language() -> None:
-    """Let Click and Typer look their texts up in our catalog instead of the system's.
+    """Let Typer's help and usage errors speak the chosen language.
 
-    They call `gettext` through the names `_` and `ngettext` in their own modules (Python's
-    default domain, which holds no Dutch for them); pointing those names at `mailer.i18n` gives
-    help and usage errors in the same language as the rest. Texts missing from our catalog stay
-    as Click wrote them.
+    Typer looks a few words up through the name `_` in `typer.core` (Python's default gettext
+    domain, which holds no Dutch for them): that name is pointed at `mailer.i18n`. The rest
+    (the usage line, the help option, the usage error) is written in its own code; those few
+    places are replaced here by versions that put the same texts through the catalog.
     """
-    import click.core
-    import click.decorators
-    import click.exceptions
-    import click.formatting
-    import click.parser
-    import click.termui
-    import click.types
-    import typer.core
-
-    modules = (
-        click.core,
-        click.decorators,
-        click.exceptions,
-        click.formatting,
-        click.parser,
-        click.termui,
-        click.types,
-        typer.core,
-    )
-    for module in modules:
-        if hasattr(module, "_"):
-            module._ = _  # type: ignore[attr-defined]
-        if hasattr(module, "ngettext"):
-            module.ngettext = _click_ngettext  # type: ignore[attr-defined]
+    typer.core._ = _  # type: ignore[attr-defined]
+    HelpFormatter.write_usage = _write_usage_in_our_language  # type: ignore[method-assign]
+    Command.get_help_option = _help_option_in_our_language  # type: ignore[method-assign]
+    UsageError.show = _show_usage_error  # type: ignore[method-assign]
