@@ -25,6 +25,7 @@ __all__ = [
     "current_language",
     "ngettext",
     "set_language",
+    "state_name",
 ]
 
 LANGUAGES = ("nl", "en")
@@ -73,3 +74,18 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, count: int) -> str:
     """The form of `singular`/`plural` that fits `count`, in the current language."""
     return _translations(current_language()).ngettext(singular, plural, count)
+
+
+def state_name(state: str) -> str:
+    """A message's state (`pending`, `sent`, ...) as a word in the current language; `--json`
+    and the database keep the English value."""
+    names = {
+        "pending": _("pending"),
+        "approved": _("approved"),
+        "rejected": _("rejected"),
+        "sending": _("sending"),
+        "sent": _("sent"),
+        "failed": _("failed"),
+        "unknown": _("unknown"),
+    }
+    return names.get(str(state), str(state))

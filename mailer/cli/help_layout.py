@@ -40,8 +40,7 @@ class SummarisedGroup(TyperGroup):
             if command is not None and not command.hidden:
                 rows.append((name, summary_of(command)))
         if rows:
-            # Click's own word, looked up in our catalog (`mailer.cli.language`).
-            with formatter.section(click.core._("Commands")):  # type: ignore[attr-defined]
+            with formatter.section(_("Commands")):
                 formatter.write_dl(rows)
 
 

@@ -135,6 +135,10 @@ _help_option = Command.get_help_option
 def _write_usage_in_our_language(
     self: HelpFormatter, prog: str, args: str = "", prefix: str | None = None
 ) -> None:
+    # The two placeholders Typer puts in every usage line, as whole words.
+    args = args.replace("[OPTIONS]", _("[OPTIONS]")).replace(
+        "COMMAND [ARGS]...", _("COMMAND [ARGS]...")
+    )
     _write_usage(self, prog, args, _("Usage: ") if prefix is None else prefix)
 
 
