@@ -33,6 +33,8 @@ __all__ = [
     "MessageIdArgument",
     "MessageIdsArgument",
     "Opened",
+    "OptionalMessageIdArgument",
+    "RequiredMessageIdsArgument",
     "console",
     "default_person",
     "error_console",
@@ -82,6 +84,24 @@ MessageIdArgument = Annotated[
         metavar="ID",
         parser=message_id_form,
         help=_("Message ID (its first characters are enough when they are unique)."),
+        show_default=False,
+    ),
+]
+OptionalMessageIdArgument = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="ID",
+        parser=message_id_form,
+        help=_("Only this message (its first characters are enough when they are unique)."),
+        show_default=False,
+    ),
+]
+RequiredMessageIdsArgument = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="ID...",
+        parser=message_id_form,
+        help=_("Message IDs (their first characters are enough when they are unique)."),
         show_default=False,
     ),
 ]

@@ -10,7 +10,10 @@ import typer
 
 from mailer.cli.common import (
     HomeOption,
+    MessageIdArgument,
+    MessageIdsArgument,
     Opened,
+    RequiredMessageIdsArgument,
     console,
     open_workspace,
     print_json,
@@ -19,6 +22,7 @@ from mailer.cli.common import (
 )
 from mailer.durable import durable_write, private_directory
 from mailer.errors import MailerError
+from mailer.i18n import _
 from mailer.outbox.store import State, StoredMessage
 from mailer.review.decisions import ReviewPolicy, approve_many
 from mailer.review.decisions import reject as reject_message
@@ -27,7 +31,8 @@ from mailer.review.summary import message_problems, message_summary
 __all__ = ["register"]
 
 ByOption = Annotated[
-    str, typer.Option("--by", help="Your name: the decision is recorded under it.")
+    str,
+    typer.Option("--by", metavar=_("NAME"), help="Your name: the decision is recorded under it."),
 ]
 
 
@@ -118,7 +123,7 @@ def _print_overview(opened: Opened, stored: StoredMessage, text: str) -> None:
 
 
 def show(
-    message: Annotated[str, typer.Argument(help="Message ID (a unique prefix is enough).")],
+    message: MessageIdArgument,
     home: HomeOption = None,
     *,
     text_only: Annotated[
@@ -175,9 +180,7 @@ def _confirm_all(opened: Opened, yes: bool) -> list[str]:
 
 
 def approve(
-    messages: Annotated[
-        list[str] | None, typer.Argument(help="Message IDs (unique prefixes).")
-    ] = None,
+    messages: MessageIdsArgument = None,
     home: HomeOption = None,
     *,
     by: ByOption,
@@ -226,10 +229,12 @@ def approve(
 
 
 def reject(
-    messages: Annotated[list[str], typer.Argument(help="Message IDs (unique prefixes).")],
+    messages: RequiredMessageIdsArgument,
     home: HomeOption = None,
     *,
-    reason: Annotated[str, typer.Option("--reason", help="Why: kept with the message.")],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar=_("TEXT"), help="Why: kept with the message.")
+    ],
     by: ByOption,
 ) -> None:
     """Reject messages, with a reason, under your name. They will not be sent."""

@@ -18,8 +18,13 @@ import typer
 from mailer.cli.common import (
     HomeOption,
     Interrupted,
+    MessageIdArgument,
+    MessageIdsArgument,
+    OptionalMessageIdArgument,
     console,
     default_person,
+    format_day,
+    format_moment,
     open_workspace,
     print_json,
     print_problem,
@@ -38,6 +43,7 @@ from mailer.cli.send_output import (
 from mailer.clock import AMSTERDAM
 from mailer.config import Settings, SmtpAuth
 from mailer.errors import MailerError
+from mailer.i18n import _
 from mailer.outbox.purge import purge_before
 from mailer.outbox.store import Outbox, State
 from mailer.sending.records import resolve_unknown, retry_failed
@@ -135,14 +141,19 @@ def check(
 
 
 def resolve(
-    message: Annotated[str, typer.Argument(help="Message ID (a unique prefix is enough).")],
+    message: MessageIdArgument,
     home: HomeOption = None,
     *,
     sent: Annotated[bool, typer.Option("--sent", help="It did arrive: record it as sent.")] = False,
     resend: Annotated[
         bool, typer.Option("--resend", help="It did not arrive: send it again (same Message-ID).")
     ] = False,
-    by: Annotated[str, typer.Option("--by", help="Your name: the decision is recorded under it.")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", metavar=_("NAME"), help="Your name: the decision is recorded under it."
+        ),
+    ],
 ) -> None:
     """Decide about a message whose delivery is unknown."""
     if sent == resend:
@@ -162,15 +173,18 @@ def resolve(
 
 
 def retry(
-    messages: Annotated[
-        list[str] | None, typer.Argument(help="Failed message IDs (unique prefixes).")
-    ] = None,
+    messages: MessageIdsArgument = None,
     home: HomeOption = None,
     *,
     all_failed: Annotated[
         bool, typer.Option("--all-failed", help="Every failed message in the outbox.")
     ] = False,
-    by: Annotated[str, typer.Option("--by", help="Your name: the decision is recorded under it.")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", metavar=_("NAME"), help="Your name: the decision is recorded under it."
+        ),
+    ],
 ) -> None:
     """Put failed messages back for review, once the cause is solved (a server or sender
     setting, an address corrected at the server). Each becomes pending: approve it again with
@@ -206,9 +220,7 @@ def retry(
 
 
 def log(
-    message: Annotated[
-        str | None, typer.Argument(help="Only this message (a unique prefix is enough).")
-    ] = None,
+    message: OptionalMessageIdArgument = None,
     home: HomeOption = None,
     *,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
@@ -225,7 +237,7 @@ def log(
         return
     rows = [
         [
-            f"{entry.at:%Y-%m-%d %H:%M:%S}",
+            format_moment(entry.at, seconds=True),
             entry.message,
             f"{entry.from_state or '-'} -> {entry.to_state}",
             entry.by,
@@ -251,10 +263,16 @@ def purge(
     home: HomeOption = None,
     *,
     before: Annotated[
-        str, typer.Option("--before", help="Purge messages finished before this date.")
+        str,
+        typer.Option(
+            "--before",
+            metavar=_("YYYY-MM-DD"),
+            help="Purge messages finished before this date (also DD-MM-YYYY).",
+        ),
     ],
     by: Annotated[
-        str | None, typer.Option("--by", help="Who purges (default: your login name).")
+        str | None,
+        typer.Option("--by", metavar=_("NAME"), help="Who purges (default: your login name)."),
     ] = None,
 ) -> None:
     """Remove the content (letter, names, addresses, previews) of sent, failed and rejected
@@ -265,7 +283,7 @@ def purge(
     for message_id in purged:
         console.print(f"purged {message_id}", markup=False)
     console.print(
-        f"{len(purged)} message(s) finished before {cutoff:%Y-%m-%d} purged; "
+        f"{len(purged)} message(s) finished before {format_day(cutoff)} purged; "
         "the journal keeps one line for each, without personal data.",
         markup=False,
     )
@@ -289,8 +307,14 @@ def _show_received(messages: list[Any]) -> None:
 
 def demo(
     directory: Annotated[
-        Path, typer.Option("--dir", help="Folder for the demo workspace (replaced each run).")
+        Path,
+        typer.Option(
+            "--home",
+            metavar=_("FOLDER"),
+            help="Folder for the demo workspace (replaced each run).",
+        ),
     ] = Path("demo-workspace"),
+    old_name: Annotated[Path | None, typer.Option("--dir", hidden=True)] = None,
 ) -> None:
     """Run the whole flow on the bundled examples: queue, approve, send to a local server."""
     # Imported here, not at the top: other commands start without these libraries.
@@ -299,14 +323,17 @@ def demo(
     def show_outbox(outbox: Outbox) -> None:
         list_messages(home=outbox.directory.parent)
 
-    result = run_demo(directory, lambda line: console.print(line, markup=False), show_outbox)
+    result = run_demo(old_name or directory, lambda line: console.print(line, markup=False), show_outbox)
     _show_received(result.received)
     if not result.report.all_well:
         raise typer.Exit(1)
 
 
 def smtp_server(
-    store: Annotated[Path, typer.Option("--store", help="Folder where messages are kept.")],
+    store: Annotated[
+        Path,
+        typer.Option("--store", metavar=_("FOLDER"), help="Folder where messages are kept."),
+    ],
     *,
     port: Annotated[
         int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")
