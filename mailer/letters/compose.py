@@ -87,7 +87,6 @@ class Composer:
             sender=self.settings.sender_address,
             to=recipients,
             subject=letter.subject,
-            date=created,
             message_id=message_id or new_message_id(self.settings.sender_domain),
             reply_to=self.settings.reply_to_address,
         )

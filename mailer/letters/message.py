@@ -6,6 +6,10 @@ newer `EmailMessage` API on this Python folds a long list of non-ASCII names int
 back as a single address), and it costs a tenth of the newer API's header parsing. Because this
 Python writes an encoded CR/LF in a header out as a real header line (CVE-2024-6923), the header
 block of every built message is parsed back and refused unless it is exactly the expected one.
+
+The stored (and approved) bytes carry no `Date:`: a letter queued on Monday and sent on Thursday
+must say Thursday. `dated()` puts the header in front when the message is handed to the server;
+the approval still covers every stored byte, and the only addition is the sending time.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ __all__ = [
     "LetterParts",
     "MessageHeaders",
     "build_message",
+    "dated",
     "letter_parts",
     "new_message_id",
     "verify_message",
@@ -62,7 +67,6 @@ class MessageHeaders:
     sender: Address
     to: Sequence[Address]
     subject: str
-    date: datetime
     message_id: str
     reply_to: Address | None = None
 
@@ -77,7 +81,6 @@ def _expected_headers(headers: MessageHeaders) -> dict[str, str]:
         "From": str(headers.sender),
         "To": ", ".join(str(address) for address in headers.to),
         "Subject": headers.subject,
-        "Date": format_datetime(headers.date),
         "Message-ID": headers.message_id,
     }
     if headers.reply_to is not None:
@@ -86,8 +89,6 @@ def _expected_headers(headers: MessageHeaders) -> dict[str, str]:
 
 
 def _check_header_values(headers: MessageHeaders) -> None:
-    if headers.date.tzinfo is None:
-        raise UnsafeMessage("the Date header needs a time zone")
     for value in (headers.subject, headers.message_id):
         try:
             check_header_safe(value)
@@ -132,7 +133,7 @@ def verify_message(data: bytes, headers: MessageHeaders) -> None:
         found = [address.addr_spec for address in parsed[name].addresses]
         if found != addresses:
             raise UnsafeMessage(f"the {name} header does not hold exactly the expected addresses")
-    for name in ("Subject", "Date", "Message-ID"):
+    for name in ("Subject", "Message-ID"):
         # Folding may move a value to a continuation line; unfolded words must be identical.
         if str(parsed[name]).split() != expected[name].split():
             raise UnsafeMessage(f"the {name} header changed when the message was written out")
@@ -186,13 +187,20 @@ def build_message(
     message["From"] = _mailbox(headers.sender)
     message["To"] = ", ".join(_mailbox(address) for address in headers.to)
     message["Subject"] = _header_text(headers.subject)  # type: ignore[assignment]
-    message["Date"] = format_datetime(headers.date)
     message["Message-ID"] = headers.message_id
     if headers.reply_to is not None:
         message["Reply-To"] = _mailbox(headers.reply_to)
     data = message.as_bytes(policy=_WIRE)
     verify_message(data, headers)
     return data
+
+
+def dated(data: bytes, moment: datetime) -> bytes:
+    """The stored bytes with `Date:` in front, as they are handed to the server at `moment`
+    (an aware time: a naive one would be written as the unknown zone -0000)."""
+    if moment.tzinfo is None:
+        raise UnsafeMessage("the Date header needs a time zone")
+    return f"Date: {format_datetime(moment)}\r\n".encode("ascii") + data
 
 
 @dataclass(frozen=True)
