@@ -64,7 +64,7 @@ def prepare_demo_workspace(directory: Path) -> Workspace:
                 )
         else:
             shutil.rmtree(directory)
-    workspace, _ = init_workspace(directory)
+    workspace, _created = init_workspace(directory)
     (workspace.root / DEMO_MARKER).write_text(
         "Made by `mailer demo`; the next demo replaces this folder.\n", encoding="utf-8"
     )
