@@ -121,7 +121,7 @@ def test_export_writes_the_exact_bytes_as_eml_files(
     code, out, _ = run_cli("export", "--state", "rejected", "--to", str(tmp_path / "rejected"))
     assert code == 0 and [p.name for p in (tmp_path / "rejected").iterdir()] == [f"{second.id}.eml"]
     code, _, err = run_cli("export", "--to", str(target))
-    assert code == 2 and "name the messages to export, or give --state" in err
+    assert code == 2 and "noem de berichten die je wilt exporteren, of geef --state" in err
 
 
 def test_a_command_that_waits_too_long_for_the_outbox_says_so_in_one_line(
