@@ -168,8 +168,8 @@ class Settings(BaseModel):
         language = value.strip().lower()
         if language not in LANGUAGES:
             raise ValueError(
-                _("{value!r} is not a language of this program; choose {choices}").format(
-                    value=value, choices=" or ".join(LANGUAGES)
+                _("{value!r} is not a language of this program; choose nl or en").format(
+                    value=value
                 )
             )
         return language

@@ -100,9 +100,7 @@ def init_workspace(directory: Path) -> tuple[Workspace, list[Path]]:
     workspace = Workspace(directory.resolve())
     if workspace.root.exists() and not workspace.root.is_dir():
         raise WorkspaceError(
-            _("{path} exists and is not a folder; choose another name").format(
-                path=workspace.root
-            )
+            _("{path} exists and is not a folder; choose another name").format(path=workspace.root)
         )
     source = defaults_root()
     created: list[Path] = []

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import inspect
 
-import click
+from typer._click.core import Command, Context
+from typer._click.formatting import HelpFormatter
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from mailer.i18n import _
@@ -20,7 +21,7 @@ from mailer.i18n import _
 __all__ = ["SummarisedGroup", "show_arguments_by_name", "summary_of"]
 
 
-def summary_of(command: click.Command) -> str:
+def summary_of(command: Command) -> str:
     """The command's own short help, else the first sentence of its help, on one line."""
     if command.short_help:
         return " ".join(inspect.cleandoc(command.short_help).split())
@@ -33,7 +34,7 @@ def summary_of(command: click.Command) -> str:
 class SummarisedGroup(TyperGroup):
     """A command group whose help lists each command with its full first sentence."""
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
         rows = []
         for name in self.list_commands(ctx):
             command = self.get_command(ctx, name)
@@ -44,7 +45,7 @@ class SummarisedGroup(TyperGroup):
                 formatter.write_dl(rows)
 
 
-def _argument_without_type(self: TyperArgument, ctx: click.Context) -> str | None:
+def _argument_without_type(self: TyperArgument, ctx: Context) -> str | None:
     return None
 
 
@@ -52,7 +53,7 @@ def _argument_name(self: TyperArgument) -> str:
     return self.metavar or (self.name or "").upper()
 
 
-def _option_value(self: TyperOption, ctx: click.Context) -> str | None:
+def _option_value(self: TyperOption, ctx: Context) -> str | None:
     """The option's metavar, else a word for the kind of value it takes (not a type name)."""
     if self.metavar is not None:
         return self.metavar
@@ -79,7 +80,7 @@ def _no_range(self: object) -> None:
 
 def show_arguments_by_name() -> None:
     """Show arguments as `ID...` in help and usage lines (see the module docstring)."""
-    TyperArgument.display_type_rich = _argument_without_type  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = _argument_without_type  # type: ignore[method-assign,assignment]
     TyperArgument._usage_display_name = _argument_in_usage  # type: ignore[method-assign]
     TyperArgument.display_name_raw = property(_argument_name)  # type: ignore[assignment,method-assign]
     TyperOption.display_type_rich = _option_value  # type: ignore[method-assign]

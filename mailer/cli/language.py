@@ -112,8 +112,9 @@ def _usage_problem(error: UsageError) -> str:
     return error.format_message()
 
 
-def _show_usage_error(error: UsageError, file: IO[Any] | None = None) -> None:
+def _show_usage_error(self: UsageError, file: IO[Any] | None = None) -> None:
     """Usage, where to find help and the problem, as Typer shows them, in our language."""
+    error = self
     lines = []
     if error.ctx is not None:
         lines.append(error.ctx.get_usage())

@@ -323,7 +323,9 @@ def demo(
     def show_outbox(outbox: Outbox) -> None:
         list_messages(home=outbox.directory.parent)
 
-    result = run_demo(old_name or directory, lambda line: console.print(line, markup=False), show_outbox)
+    result = run_demo(
+        old_name or directory, lambda line: console.print(line, markup=False), show_outbox
+    )
     _show_received(result.received)
     if not result.report.all_well:
         raise typer.Exit(1)

@@ -96,7 +96,5 @@ def register(app: typer.Typer) -> None:
         )
     )(login)
     app.command(
-        help=_(
-            "Forget the stored sign-in (remove the token cache of this workspace's mailbox)."
-        )
+        help=_("Forget the stored sign-in (remove the token cache of this workspace's mailbox).")
     )(logout)

@@ -80,9 +80,7 @@ def preview(
     ] = None,
     out: Annotated[
         Path, typer.Option("--out", metavar=_("FOLDER"), help="Folder for the preview files.")
-    ] = Path(
-        "preview"
-    ),
+    ] = Path("preview"),
     kind: Annotated[
         str,
         typer.Option(

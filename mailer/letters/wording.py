@@ -32,7 +32,9 @@ _TIME_PATTERN = {"nl": "H.mm", "en": "HH:mm"}
 
 def format_meeting_time(moment: datetime, language: str) -> str:
     """`9.30` / `14.30` in Dutch (the letter adds "uur"), `09:30` / `14:30` in English."""
-    return format_time(moment.astimezone(AMSTERDAM).time(), _TIME_PATTERN[language], locale=language)
+    return format_time(
+        moment.astimezone(AMSTERDAM).time(), _TIME_PATTERN[language], locale=language
+    )
 
 
 def format_meeting_moment(moment: datetime, language: str) -> str:
