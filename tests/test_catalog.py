@@ -14,6 +14,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
+from mailer.i18n import read_catalog
+
 PACKAGE = Path(__file__).resolve().parent.parent / "mailer"
 CATALOG = PACKAGE / "locale" / "nl" / "LC_MESSAGES" / "mailer.po"
 # The same keywords as `make catalog`: N_ marks a text that is translated later.
@@ -77,3 +79,17 @@ def test_dutch_uses_the_same_fields_as_english() -> None:
             if not fields(text) <= expected or (len(ids) == 1 and fields(text) != expected):
                 wrong.append(f"{ids[0]!r} -> {text!r}")
     assert not wrong, "fields differ between English and Dutch:\n" + "\n".join(wrong)
+
+
+def test_the_programs_own_reader_finds_every_translation_babel_finds() -> None:
+    ours = read_catalog(CATALOG.read_text(encoding="utf-8"))
+    for message in dutch():
+        if not message.id:
+            continue
+        if isinstance(message.id, tuple):
+            strings = message.string
+            assert isinstance(strings, tuple)
+            assert ours.ngettext(message.id[0], message.id[1], 1) == strings[0]
+            assert ours.ngettext(message.id[0], message.id[1], 7) == strings[1]
+        else:
+            assert ours.gettext(message.id) == message.string, message.id

@@ -11,10 +11,10 @@ import pytest
 
 from mailer.clock import AMSTERDAM
 from mailer.errors import UnsafeMessage
+from mailer.letters.dating import dated
 from mailer.letters.message import (
     MessageHeaders,
     build_message,
-    dated,
     new_message_id,
     verify_message,
 )

@@ -8,15 +8,14 @@ Python writes an encoded CR/LF in a header out as a real header line (CVE-2024-6
 block of every built message is parsed back and refused unless it is exactly the expected one.
 
 The stored (and approved) bytes carry no `Date:`: a letter queued on Monday and sent on Thursday
-must say Thursday. `dated()` puts the header in front when the message is handed to the server;
-the approval still covers every stored byte, and the only addition is the sending time.
+must say Thursday. `mailer.letters.dating` puts the header in front when the message is handed to
+the server; the approval still covers every stored byte, and the only addition is the sending time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from email import charset, message_from_bytes, policy
 from email.header import Header
 from email.headerregistry import Address
@@ -26,7 +25,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 from email.parser import BytesHeaderParser
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import formataddr, make_msgid
 
 from mailer.errors import UnsafeMessage
 from mailer.letters.rendering import RenderedLetter
@@ -37,7 +36,6 @@ __all__ = [
     "LetterParts",
     "MessageHeaders",
     "build_message",
-    "dated",
     "letter_parts",
     "new_message_id",
     "verify_message",
@@ -193,14 +191,6 @@ def build_message(
     data = message.as_bytes(policy=_WIRE)
     verify_message(data, headers)
     return data
-
-
-def dated(data: bytes, moment: datetime) -> bytes:
-    """The stored bytes with `Date:` in front, as they are handed to the server at `moment`
-    (an aware time: a naive one would be written as the unknown zone -0000)."""
-    if moment.tzinfo is None:
-        raise UnsafeMessage("the Date header needs a time zone")
-    return f"Date: {format_datetime(moment)}\r\n".encode("ascii") + data
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from enum import StrEnum
 import aiosmtplib
 
 from mailer.clock import now_in_amsterdam
-from mailer.letters.message import dated
+from mailer.letters.dating import dated
 from mailer.sending.smtp_client import describe_reply
 
 __all__ = ["Outcome", "TransactionResult", "deliver", "redact_addresses"]
@@ -136,7 +136,7 @@ async def _data(
             Outcome.DEFERRED, refusal, refused, connection_lost=not alive, not_claimed=True
         )
     try:
-        # The approved bytes carry no Date: it is the moment of sending (mailer.letters.message).
+        # The approved bytes carry no Date: it is the moment of sending (mailer.letters.dating).
         response = await client.data(dated(data, now_in_amsterdam()))
     except aiosmtplib.SMTPDataError as error:
         # The server answered: it did not take the message, so the code decides.
