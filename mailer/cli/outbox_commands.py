@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(database, name="db")
     app.command(
         help=_(
-            "Write messages as .eml files, byte for byte as they are (or were) sent. Any mail "
-            "program opens them."
+            "Write messages as .eml files, byte for byte as they are stored (sending adds only "
+            "the Date line). Any mail program opens them."
         )
     )(export)
