@@ -404,7 +404,7 @@ def test_calendar_meeting_is_read_in_words() -> None:
     )
     meeting = meeting_from_calendar(ics)
     assert meeting is not None
-    assert meeting["start"] == "dinsdag 12 januari 2027 om 09:30"  # Amsterdam time
+    assert meeting["start"] == "dinsdag 12 januari 2027 om 9.30"  # Amsterdam time
     assert meeting["attendees"] == ["Sanne <sanne@example.nl>"]
     assert meeting["organizer"] == "Opvang <intake@example.nl>"
 
