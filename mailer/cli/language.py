@@ -11,10 +11,9 @@ Typer's own words ("Usage:", "Missing argument") are put through the same catalo
 
 from __future__ import annotations
 
-import os
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -56,7 +55,7 @@ def _from_settings_file(root: Path) -> str | None:
         return None
 
 
-def language_for(argv: Sequence[str], environ: os._Environ[str] | dict[str, str]) -> str:
+def language_for(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     """The language of this command: see the module docstring for the order."""
     chosen = _known(environ.get(LANGUAGE_VARIABLE))
     if chosen:
@@ -108,7 +107,11 @@ def _usage_problem(error: UsageError) -> str:
             name=error.param.get_error_hint(), problem=error.message
         )
     if isinstance(error, NoSuchOption):
-        return _("No such option: {name}").format(name=error.option_name)
+        problem = _("No such option: {name}").format(name=error.option_name)
+        if error.possibilities:
+            possible = ", ".join(sorted(error.possibilities))
+            problem += " " + _("(Possible options: {options})").format(options=possible)
+        return problem
     return error.format_message()
 
 
