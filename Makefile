@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser-deps db-deps clean
+.PHONY: demo test lint typecheck unit browser-deps db-deps catalog clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ browser-deps:
 # (on its own port, so a cluster the package starts itself, or fails to start, does not matter).
 db-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+
+# The Dutch catalog after texts in the code changed: new texts are added with an empty Dutch
+# translation (fill them in; `make test` fails until every one is there and none is fuzzy).
+CATALOG_DIR := mailer/locale
+catalog: $(STAMP)
+	$(BIN)/pybabel -q extract --no-location --sort-output -k N_ \
+		--project intake-mailer -o $(CATALOG_DIR)/mailer.pot mailer
+	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete --width 100 \
+		-i $(CATALOG_DIR)/mailer.pot -d $(CATALOG_DIR) -D mailer
+	rm $(CATALOG_DIR)/mailer.pot
 
 lint: $(STAMP)
 	$(BIN)/ruff check mailer tests benchmarks

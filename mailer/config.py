@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from mailer.errors import ConfigError
+from mailer.i18n import LANGUAGES, _
 from mailer.text_safety import check_header_safe
 
 __all__ = [
@@ -89,7 +90,9 @@ def parse_mailbox(value: str) -> Address:
     addresses = header.addresses  # type: ignore[attr-defined]
     if len(addresses) != 1 or header.defects or not addresses[0].domain:
         raise ValueError(
-            f"{value!r} is not one e-mail address; write it as 'Name <name@example.nl>'"
+            _("{value!r} is not one e-mail address; write it as 'Name <name@example.nl>'").format(
+                value=value
+            )
         )
     found: Address = addresses[0]
     return found
@@ -100,6 +103,8 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # The language of the command line and the review page: "nl" (the default) or "en".
+    ui_language: str = "nl"
     sender: str = "Kinderopvang <intake@kinderopvang.example>"
     reply_to: str = ""
     four_eyes: bool = False
@@ -157,6 +162,18 @@ class Settings(BaseModel):
             return {**data, "smtp_auth": SmtpAuth.OAUTH2}
         return data
 
+    @field_validator("ui_language")
+    @classmethod
+    def _ui_language_is_known(cls, value: str) -> str:
+        language = value.strip().lower()
+        if language not in LANGUAGES:
+            raise ValueError(
+                _("{value!r} is not a language of this program; choose nl or en").format(
+                    value=value
+                )
+            )
+        return language
+
     @field_validator("sender")
     @classmethod
     def _sender_is_a_mailbox(cls, value: str) -> str:
@@ -201,19 +218,25 @@ def _flatten_toml(data: Mapping[str, Any], source: Path) -> dict[str, Any]:
             flat[key] = value
     if "smtp_password" in flat:
         raise ConfigError(
-            f"{source}: the SMTP password must not be stored in settings.toml; "
-            "remove it and set MAILER_SMTP_PASSWORD in the environment or in .env"
+            _(
+                "{file}: the SMTP password must not be stored in settings.toml; "
+                "remove it and set MAILER_SMTP_PASSWORD in the environment or in .env"
+            ).format(file=source)
         )
     if urlsplit(str(flat.get("database_url", ""))).password is not None:
         raise ConfigError(
-            f"{source}: the database password must not be stored in settings.toml; remove "
-            "[database] url and set MAILER_DATABASE_URL in the environment or in .env"
+            _(
+                "{file}: the database password must not be stored in settings.toml; remove "
+                "[database] url and set MAILER_DATABASE_URL in the environment or in .env"
+            ).format(file=source)
         )
     for secret in SECRET_SETTINGS - {"smtp_password"}:
         if secret in flat:
             raise ConfigError(
-                f"{source}: {secret} is a secret and must not be stored in settings.toml; "
-                f"remove it and set {ENV_PREFIX}{secret.upper()} in the environment or in .env"
+                _(
+                    "{file}: {setting} is a secret and must not be stored in settings.toml; "
+                    "remove it and set {variable} in the environment or in .env"
+                ).format(file=source, setting=secret, variable=f"{ENV_PREFIX}{secret.upper()}")
             )
     return flat
 
@@ -243,7 +266,9 @@ def load_settings(
     except FileNotFoundError:
         merged = {}
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{settings_path}: not valid TOML: {error}") from None
+        raise ConfigError(
+            _("{file}: not valid TOML: {problem}").format(file=settings_path, problem=error)
+        ) from None
     env_file = workspace_root / ".env"
     if env_file.is_file():
         merged.update(_from_environment(dotenv_values(env_file, encoding="utf-8")))
@@ -253,13 +278,22 @@ def load_settings(
         return Settings.model_validate(merged)
     except ValidationError as error:
         problems = "; ".join(
-            f"{_setting_name(issue['loc'])}: {issue['msg']}"
+            f"{_setting_name(issue['loc'])}: {_problem_of(issue)}"
             for issue in error.errors(include_url=False, include_input=False)
         )
         # The value may come from settings.toml, .env or the environment: name all three.
         raise ConfigError(
-            f"configuration ({settings_path.name}, .env or MAILER_* variables): {problems}"
+            _("configuration ({file}, .env or MAILER_* variables): {problems}").format(
+                file=settings_path.name, problems=problems
+            )
         ) from None
+
+
+def _problem_of(issue: Any) -> str:
+    """Our own wording as it was raised (without Pydantic's "Value error, "), else Pydantic's."""
+    if issue["type"] == "value_error" and "error" in issue.get("ctx", {}):
+        return str(issue["ctx"]["error"])
+    return str(issue["msg"])
 
 
 def _setting_name(location: tuple[int | str, ...]) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mailer.config import Settings, load_settings
 from mailer.errors import WorkspaceError
+from mailer.i18n import _, ngettext
 from mailer.intake.files import canonical_column
 from mailer.intake.records import parse_date_as_written
 from mailer.letters.compose import Composer
@@ -56,12 +57,14 @@ def prepare_demo_workspace(directory: Path) -> Workspace:
                 directory.rmdir()
             else:
                 raise WorkspaceError(
-                    f"{directory} exists and was not made by `mailer demo`; it is left alone: "
-                    "choose another folder with --dir"
+                    _(
+                        "{folder} exists and was not made by `mailer demo`; it is left alone: "
+                        "choose another folder with --home"
+                    ).format(folder=directory)
                 )
         else:
             shutil.rmtree(directory)
-    workspace, _ = init_workspace(directory)
+    workspace, _created = init_workspace(directory)
     (workspace.root / DEMO_MARKER).write_text(
         "Made by `mailer demo`; the next demo replaces this folder.\n", encoding="utf-8"
     )
@@ -111,30 +114,55 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo in `directory`; `say` prints one line, `show_outbox` shows the outbox."""
     workspace = prepare_demo_workspace(directory)
-    say(f"Demo workspace: {workspace.root}")
+    say(_("Demo workspace: {folder}").format(folder=workspace.root))
     intakes = workspace.root / "intakes-demo.csv"
     weeks = move_meetings_forward(
         defaults_root() / "examples" / "intakes.csv", intakes, today or date.today()
     )
     if weeks:
-        say(f"The example meetings were moved {weeks} week(s) forward, into {intakes.name}.")
+        moved = ngettext(
+            "The example meetings were moved {weeks} week forward, into {file}.",
+            "The example meetings were moved {weeks} weeks forward, into {file}.",
+            weeks,
+        )
     else:
-        say(f"The example meetings lie more than a week ahead; copied unchanged to {intakes.name}.")
+        moved = _("The example meetings lie more than a week ahead; copied unchanged to {file}.")
+    say(moved.format(weeks=weeks, file=intakes.name))
     settings = load_settings(workspace.root)
     outbox = Outbox.of_workspace(workspace, settings)
     composer = Composer(settings, LetterRenderer(workspace.templates_dir))
     queued = queue_file(intakes, outbox, composer, DEMO_PERSON)
-    say(f"Queued {queued.queued_count} invitation(s); nothing is sent before approval:")
+    say(
+        ngettext(
+            "Queued {count} invitation; nothing is sent before approval:",
+            "Queued {count} invitations; nothing is sent before approval:",
+            queued.queued_count,
+        ).format(count=queued.queued_count)
+    )
     show_outbox(outbox)
     version = sign_off(workspace, DEMO_PERSON)
-    say(f"Template version {version} signed off by {DEMO_PERSON}.")
+    say(
+        _("Template version {version} signed off by {person}.").format(
+            version=version, person=DEMO_PERSON
+        )
+    )
     policy = review_policy(workspace, settings)
     for stored in outbox.messages(State.PENDING):
         approve(outbox, stored.id, DEMO_PERSON, policy)
-    say(f"Approved {queued.queued_count} message(s) as {DEMO_PERSON}.")
+    say(
+        ngettext(
+            "Approved {count} message as {person}.",
+            "Approved {count} messages as {person}.",
+            queued.queued_count,
+        ).format(count=queued.queued_count, person=DEMO_PERSON)
+    )
     received_dir = workspace.root / "received"
     with LocalSmtpServer(received_dir) as server:
-        say(f"Local SMTP server on {server.host}:{server.port}, storing in {received_dir}.")
+        say(
+            _("Local SMTP server on {host}:{port}, storing in {folder}.").format(
+                host=server.host, port=server.port, folder=received_dir
+            )
+        )
         report = send_approved(outbox, _local_settings(workspace, server.port), by=DEMO_PERSON)
-    say(f"Send result: {report.summary()}")
+    say(_("Send result: {summary}").format(summary=report.summary()))
     return DemoResult(workspace, report, read_received(received_dir), weeks)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailer.i18n import _, ngettext, state_name
+
 __all__ = [
     "ApprovalRefused",
     "ConfigError",
@@ -70,7 +72,13 @@ class InvalidRecords(MailerError):
     def __init__(self, problems: list[RowProblem]) -> None:
         self.problems = problems
         rows = len({(p.source, p.row) for p in problems})
-        super().__init__(f"{rows} invalid row(s); correct them and queue the file again")
+        super().__init__(
+            ngettext(
+                "{count} invalid row; correct it and queue the file again",
+                "{count} invalid rows; correct them and queue the file again",
+                rows,
+            ).format(count=rows)
+        )
 
 
 class TemplateProblem(MailerError):
@@ -117,5 +125,7 @@ class TransitionNotAllowed(OutboxError):
         self.message_id = message_id
         self.current = current
         self.wanted = wanted
-        text = f"{message_id}: cannot go from {current} to {wanted}"
+        text = _("{id}: cannot go from {current} to {wanted}").format(
+            id=message_id, current=state_name(current), wanted=state_name(wanted)
+        )
         super().__init__(f"{text}; {hint}" if hint else text)

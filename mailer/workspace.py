@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.errors import WorkspaceError
+from mailer.i18n import _
 
 __all__ = ["Workspace", "defaults_root", "find_workspace", "init_workspace"]
 
@@ -32,7 +33,9 @@ def defaults_root() -> Path:
     repository = package_dir.parent
     if (repository / "templates").is_dir() and (repository / "config").is_dir():
         return repository
-    raise WorkspaceError("the default templates are missing from this installation; reinstall it")
+    raise WorkspaceError(
+        _("the default templates are missing from this installation; reinstall it")
+    )
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,10 @@ def find_workspace(home: Path | None = None) -> Workspace:
     workspace = Workspace((chosen or Path.cwd()).resolve())
     if not workspace.is_complete():
         raise WorkspaceError(
-            f"{workspace.root} is not a mailer workspace (no config/settings.toml or templates/); "
-            "create one with `mailer init DIR`, or point --home or MAILER_HOME at one"
+            _(
+                "{folder} is not a mailer workspace (no config/settings.toml or templates/); "
+                "create one with `mailer init FOLDER`, or point --home or MAILER_HOME at one"
+            ).format(folder=workspace.root)
         )
     workspace.outbox_dir.mkdir(mode=0o700, exist_ok=True)
     return workspace
@@ -94,7 +99,9 @@ def init_workspace(directory: Path) -> tuple[Workspace, list[Path]]:
     """Create a workspace from the defaults, never overwriting a file; return what was created."""
     workspace = Workspace(directory.resolve())
     if workspace.root.exists() and not workspace.root.is_dir():
-        raise WorkspaceError(f"{workspace.root} exists and is not a folder; choose another name")
+        raise WorkspaceError(
+            _("{path} exists and is not a folder; choose another name").format(path=workspace.root)
+        )
     source = defaults_root()
     created: list[Path] = []
     for part in DEFAULT_PARTS:

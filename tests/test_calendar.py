@@ -79,8 +79,29 @@ def test_attendees_are_exactly_the_message_recipients(workspace: Workspace) -> N
     attendees = [line.value.lower() for line in event.attendee_list]
     assert attendees == ["mailto:sanne@example.nl"]
     assert [address.addr_spec for address in parsed["To"].addresses] == ["sanne@example.nl"]
+
+
+def test_replies_to_the_invitation_go_to_the_reply_to_mailbox_sent_by_the_sender(
+    workspace: Workspace,
+) -> None:
+    parsed, inline, _, _ = _parts(_composer(workspace).compose(_record(), "t").data)
     organizer = Calendar.from_ical(inline).walk("VEVENT")[0]["ORGANIZER"]
-    assert str(organizer).lower() == "mailto:intake@speeldoos.example"
+    assert str(organizer).lower() == "mailto:planning@hetkompas.example"
+    assert organizer.params["SENT-BY"].lower() == "mailto:intake@hetkompas.example"
+    assert [a.addr_spec for a in parsed["Reply-To"].addresses] == ["planning@hetkompas.example"]
+    attendee = vobject.readOne(inline.decode("utf-8")).vevent.attendee
+    assert attendee.params["RSVP"] == ["TRUE"]
+
+
+def test_without_reply_to_the_sender_organizes_and_no_sent_by_is_written(
+    workspace: Workspace,
+) -> None:
+    settings = load_settings(workspace.root, overrides={"reply_to": ""})
+    composer = Composer(settings, LetterRenderer(workspace.templates_dir))
+    _, inline, _, _ = _parts(composer.compose(_record(), "t").data)
+    organizer = Calendar.from_ical(inline).walk("VEVENT")[0]["ORGANIZER"]
+    assert str(organizer).lower() == "mailto:intake@hetkompas.example"
+    assert "SENT-BY" not in organizer.params
 
 
 def test_uid_is_stable_per_record_and_differs_between_records(workspace: Workspace) -> None:
@@ -90,8 +111,8 @@ def test_uid_is_stable_per_record_and_differs_between_records(workspace: Workspa
     other = composer.compose(_record(id="PL-2"), "t")
     assert first.draft.calendar_uid == again.draft.calendar_uid
     assert first.draft.calendar_uid != other.draft.calendar_uid
-    assert first.draft.calendar_uid == calendar_uid(_record().dedup_key, "speeldoos.example")
-    assert str(first.draft.calendar_uid).endswith("@speeldoos.example")
+    assert first.draft.calendar_uid == calendar_uid(_record().dedup_key, "hetkompas.example")
+    assert str(first.draft.calendar_uid).endswith("@hetkompas.example")
 
 
 def test_cancellation_is_method_cancel_with_the_same_uid(workspace: Workspace) -> None:

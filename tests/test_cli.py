@@ -49,7 +49,7 @@ def test_init_creates_a_workspace_and_never_overwrites(tmp_path: Path, run_cli: 
 def test_command_outside_a_workspace_names_init(tmp_path: Path, run_cli: Run) -> None:
     code, _, err = run_cli("list", "--home", str(tmp_path), home=False)
     assert code == 1
-    assert "is not a mailer workspace" in err
+    assert "is geen werkmap van mailer" in err
     assert "mailer init" in err
     assert "Traceback" not in err
 
@@ -74,7 +74,7 @@ def test_bad_rows_are_each_reported_and_nothing_is_queued(tmp_path: Path, run_cl
         ["intakes.csv:6", "child_name"],
         ["intakes.csv:7", "meeting_date"],
     ]
-    assert lines[-1].startswith("Nothing was queued: 5 invalid row(s)")
+    assert lines[-1].startswith("Nothing was queued: 5 ongeldige rijen")
     assert listed(run_cli) == []
 
 
@@ -85,7 +85,7 @@ def test_misspelt_column_and_cp1252_file_are_one_line_each(tmp_path: Path, run_c
     assert code == 1
     assert err.strip().splitlines() == [
         "typo.csv:1: column: 'ouder1_emial' is not known; did you mean 'ouder1_email'?",
-        "Nothing was queued: 1 invalid row(s); correct them and queue the file again.",
+        "Nothing was queued: 1 ongeldige rij; verbeter die en zet het bestand opnieuw klaar.",
     ]
     cp1252 = write_csv(tmp_path / "excel.csv", [intake_row(child_name="Zoë")], ";", "cp1252")
     code, _, err = run_cli("queue", str(cp1252))
@@ -162,7 +162,7 @@ def test_approve_and_reject_by_name(tmp_path: Path, run_cli: Run) -> None:
     assert states == {first: ("approved", "Anna"), second: ("rejected", None)}
     code, _, err = run_cli("approve", second, "--by", "Anna", "--unsigned-template")
     assert code == 1
-    assert "cannot go from rejected to approved" in err
+    assert "kan niet van afgewezen naar goedgekeurd" in err
 
 
 def test_approve_all_asks_for_yes_without_a_terminal(tmp_path: Path, run_cli: Run) -> None:
@@ -256,7 +256,7 @@ def test_show_html_writes_a_private_file(
 def test_unknown_id_is_one_line(run_cli: Run) -> None:
     code, _, err = run_cli("show", "zzzzzz")
     assert code == 1
-    assert err.strip() == "error: zzzzzz: no message with this ID; `mailer list` shows them"
+    assert err.strip() == "fout: zzzzzz: no message with this ID; `mailer list` shows them"
 
 
 def test_usage_error_exits_2(run_cli: Run) -> None:

@@ -31,7 +31,7 @@ def test_password_comes_only_from_the_environment_and_stays_secret(workspace: Wo
     workspace.settings_file.write_text(
         text.replace('username = ""', 'username = ""\npassword = "in-the-file"'), encoding="utf-8"
     )
-    with pytest.raises(ConfigError, match=r"must not be stored in settings\.toml") as caught:
+    with pytest.raises(ConfigError, match=r"mag niet in settings\.toml staan") as caught:
         load_settings(workspace.root, environ={})
     assert "in-the-file" not in str(caught.value)
 
@@ -40,7 +40,7 @@ def test_a_bad_value_names_the_setting_and_its_variable(workspace: Workspace) ->
     with pytest.raises(ConfigError) as caught:
         load_settings(workspace.root, environ={"MAILER_SMTP_PORT": "abc"})
     assert "smtp_port (MAILER_SMTP_PORT)" in str(caught.value)
-    assert "settings.toml, .env or MAILER_* variables" in str(caught.value)
+    assert "settings.toml, .env of MAILER_*-variabelen" in str(caught.value)
 
 
 def test_a_sender_with_a_forged_header_is_refused(workspace: Workspace) -> None:

@@ -20,7 +20,7 @@ def test_demo_sends_every_example_to_the_local_server(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "demo-workspace"
-    assert main(["demo", "--dir", str(target)]) == 0
+    assert main(["demo", "--home", str(target)]) == 0
     out = capsys.readouterr().out
     received = read_received(target / "received")
     assert len(received) == 4
@@ -33,7 +33,8 @@ def test_demo_sends_every_example_to_the_local_server(
     outbox = Outbox(target / "outbox")
     assert {stored.state for stored in outbox.messages()} == {State.SENT}
     assert {stored.approval.by for stored in outbox.messages() if stored.approval} == {"demo"}
-    # Run it again: the earlier demo folder is replaced, not added to.
+    # Run it again (with the old option name, still accepted): the earlier demo folder is
+    # replaced, not added to.
     assert main(["demo", "--dir", str(target)]) == 0
     assert len(read_received(target / "received")) == 4
 
@@ -42,7 +43,7 @@ def test_demo_never_deletes_a_folder_it_did_not_make(tmp_path: Path) -> None:
     precious = tmp_path / "mine"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me", encoding="utf-8")
-    with pytest.raises(WorkspaceError, match="not made by `mailer demo`"):
+    with pytest.raises(WorkspaceError, match="niet door `mailer demo` gemaakt"):
         prepare_demo_workspace(precious)
     assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
     made = prepare_demo_workspace(tmp_path / "demo")

@@ -42,11 +42,12 @@ def test_dutch_letter_follows_the_seed_with_every_fact(workspace: Workspace) -> 
     row = {"meeting_date": "2027-01-12", "meeting_time": "09:30"}
     parsed, text, html = _compose(workspace, row=row)
     assert parsed["Subject"] == (
-        "Uitnodiging kennismakingsgesprek over Zoë de Vries op dinsdag 12 januari 2027"
+        "Uitnodiging kennismakingsgesprek voor Zoë de Vries op dinsdag 12 januari 2027 om 9.30 uur"
     )
     assert text.startswith("Beste Sanne en Mark,\n")
     assert "Binnenkort verwelkomen we Zoë de Vries en u op onze groep Dolfijnen." in text
-    assert "Op dinsdag 12 januari 2027 om 09:30 uur zullen wij kennismaken" in text
+    assert "Op dinsdag 12 januari 2027 om 9.30 uur zullen wij kennismaken" in text
+    assert "Wanneer: dinsdag 12 januari 2027, 9.30-10.00 uur" in text
     assert "speelt een cruciale rol in het welbevinden en de ontwikkeling van uw kind" in text
     for question in SEED_QUESTIONS:
         assert f"- {question}" in text
@@ -54,7 +55,7 @@ def test_dutch_letter_follows_the_seed_with_every_fact(workspace: Workspace) -> 
     assert "We kijken uit naar een fijne samenwerking!" in text
     closing = text[text.index("Met vriendelijke groeten,") :]
     assert "Anna, Fatima en Joost" in closing
-    assert "Groep Dolfijnen, Kinderopvang De Speeldoos, locatie De Speeldoos" in closing
+    assert "Groep Dolfijnen, Kinderopvang Het Kompas, locatie De Speeldoos" in closing
     assert "Kastanjelaan 12, 1234 AB Amsterdam" in closing
     assert find_placeholders(text) == [] and find_placeholders(html) == []
 
@@ -63,11 +64,13 @@ def test_english_letter_has_the_same_facts(workspace: Workspace) -> None:
     row = {"language": "en", "meeting_date": "2027-07-06", "meeting_time": "14:30"}
     parsed, text, html = _compose(workspace, row=row)
     assert parsed["Subject"] == (
-        "Invitation: introductory meeting about Zoë de Vries on Tuesday 6 July 2027"
+        "Invitation to the introductory meeting for Zoë de Vries on Tuesday 6 July 2027 at 14:30"
     )
     assert text.startswith("Dear Sanne and Mark,\n")
     assert "On Tuesday 6 July 2027 at 14:30 we will get to know each other" in text
-    assert "group Dolfijnen" in text
+    assert "We will soon welcome Zoë de Vries and you to our Dolfijnen group." in text
+    assert "If this time does not suit you, simply reply to this e-mail" in text
+    assert "Does this time not suit you" not in text
     assert "Anna, Fatima and Joost" in text
     assert "Kind regards," in text
     assert 'lang="en"' in html
@@ -89,7 +92,7 @@ def test_update_says_first_that_the_meeting_moved(workspace: Workspace) -> None:
     first_paragraph = text.split("\n\n")[1]
     assert first_paragraph == (
         "Let op: het kennismakingsgesprek over Zoë de Vries is verplaatst. Het is niet meer op "
-        "dinsdag 12 januari 2027 om 09:30 uur, maar op donderdag 14 januari 2027 om 10:00 uur."
+        "dinsdag 12 januari 2027 om 9.30 uur, maar op donderdag 14 januari 2027 om 10.00 uur."
     )
 
 

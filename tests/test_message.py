@@ -11,7 +11,13 @@ import pytest
 
 from mailer.clock import AMSTERDAM
 from mailer.errors import UnsafeMessage
-from mailer.letters.message import MessageHeaders, build_message, new_message_id, verify_message
+from mailer.letters.dating import dated
+from mailer.letters.message import (
+    MessageHeaders,
+    build_message,
+    new_message_id,
+    verify_message,
+)
 from mailer.letters.rendering import RenderedLetter
 
 LETTER = RenderedLetter(
@@ -27,7 +33,6 @@ def headers(**overrides: object) -> MessageHeaders:
             Address("Mark", "mark", "example.nl"),
         ],
         "subject": "Uitnodiging voor Zoë",
-        "date": datetime(2026, 12, 1, 10, 0, tzinfo=AMSTERDAM),
         "message_id": "<abc.123@speeldoos.example>",
         "reply_to": Address("Locatie", "locatie", "speeldoos.example"),
     }
@@ -62,23 +67,28 @@ def test_alternative_has_text_first_and_html_last_in_utf8() -> None:
 def test_headers_are_exactly_the_expected_ones_with_non_ascii_names_intact() -> None:
     parsed = parse(build_message(headers(), LETTER))
     assert sorted(parsed.keys()) == sorted(
-        ["From", "To", "Reply-To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type"]
+        ["From", "To", "Reply-To", "Subject", "Message-ID", "MIME-Version", "Content-Type"]
     )
     assert str(parsed["Subject"]) == "Uitnodiging voor Zoë"
     assert str(parsed["From"]) == "Kinderopvang Đorđe <intake@speeldoos.example>"
     assert [a.display_name for a in parsed["To"].addresses] == ["Anaïs Dubois", "Mark"]
 
 
-def test_date_is_in_amsterdam_with_its_offset() -> None:
-    parsed = parse(build_message(headers(), LETTER))
+def test_the_approved_bytes_carry_no_date_and_sending_puts_one_in_front() -> None:
+    data = build_message(headers(), LETTER)
+    assert parse(data)["Date"] is None
+    sent = dated(data, datetime(2026, 12, 3, 9, 30, tzinfo=AMSTERDAM))
+    assert sent == b"Date: Thu, 03 Dec 2026 09:30:00 +0100\r\n" + data
+    parsed = parse(sent)
     assert str(parsed["Date"]).endswith("+0100")
-    summer = parse(build_message(headers(date=datetime(2027, 7, 1, 10, tzinfo=AMSTERDAM)), LETTER))
+    assert str(parsed["Subject"]) == "Uitnodiging voor Zoë"
+    summer = parse(dated(data, datetime(2027, 7, 1, 10, tzinfo=AMSTERDAM)))
     assert str(summer["Date"]).endswith("+0200")
 
 
-def test_naive_date_is_refused() -> None:
+def test_a_sending_time_without_zone_is_refused() -> None:
     with pytest.raises(UnsafeMessage, match="time zone"):
-        build_message(headers(date=datetime(2026, 12, 1, 10, 0)), LETTER)
+        dated(build_message(headers(), LETTER), datetime(2026, 12, 1, 10, 0))
 
 
 def test_message_id_is_on_the_senders_domain() -> None:

@@ -80,10 +80,10 @@ def test_db_upgrade_prepares_a_team_database_and_other_commands_wait_for_it(
     assert "has no outbox tables yet; an administrator runs `mailer db upgrade`" in err
     code, out, err = run_cli("db", "upgrade")
     assert code == 0, err
-    assert f"outbox schema created -> {SCHEMA_REVISION}" in out
+    assert f"tabellen van de outbox aangemaakt ({SCHEMA_REVISION})" in out
     assert password not in out + err
     code, out, _ = run_cli("db", "upgrade")
-    assert code == 0 and "up to date" in out
+    assert code == 0 and "zijn bijgewerkt" in out
     code, _, err = queue_rows(run_cli, tmp_path, intake_row())
     assert code == 0, err
     assert len(json.loads(run_cli("list", "--json")[1])) == 1
@@ -99,7 +99,7 @@ def test_a_password_in_settings_toml_is_refused(workspace: Workspace, run_cli: A
     settings.write_text(with_password, encoding="utf-8")
     code, _, err = run_cli("list")
     assert code == 1
-    assert "the database password must not be stored in settings.toml" in err
+    assert "het databasewachtwoord mag niet in settings.toml staan" in err
     assert "geheim" not in err
 
 
@@ -112,7 +112,7 @@ def test_export_writes_the_exact_bytes_as_eml_files(
     outbox.transition(second.id, State.REJECTED, by="Anna")
     target = tmp_path / "export"
     code, out, _ = run_cli("export", first.id[:4], second.id, "--to", str(target))
-    assert code == 0 and "2 message(s) written" in out
+    assert code == 0 and "2 berichten geschreven naar" in out
     for stored in (first, second):
         written = (target / f"{stored.id}.eml").read_bytes()
         assert written == outbox.read_bytes(stored.id)
@@ -121,7 +121,7 @@ def test_export_writes_the_exact_bytes_as_eml_files(
     code, out, _ = run_cli("export", "--state", "rejected", "--to", str(tmp_path / "rejected"))
     assert code == 0 and [p.name for p in (tmp_path / "rejected").iterdir()] == [f"{second.id}.eml"]
     code, _, err = run_cli("export", "--to", str(target))
-    assert code == 2 and "name the messages to export, or give --state" in err
+    assert code == 2 and "noem de berichten die je wilt exporteren, of geef --state" in err
 
 
 def test_a_command_that_waits_too_long_for_the_outbox_says_so_in_one_line(
@@ -139,7 +139,7 @@ def test_a_command_that_waits_too_long_for_the_outbox_says_so_in_one_line(
         blocker.close()
     assert code == 1
     assert err.strip().splitlines() == [
-        "error: the outbox is busy: another command is still writing to it (a large "
+        "fout: the outbox is busy: another command is still writing to it (a large "
         "`mailer queue`, say); run this command again when that one is done"
     ]
     assert outbox.load(stored.id).state == State.PENDING
@@ -170,8 +170,8 @@ def test_queue_and_export_refuse_what_cannot_be_used_in_one_line(
     code, _, err = queue_rows(run_cli, tmp_path, intake_row())
     source = tmp_path / "intakes.csv"
     code, _, err = run_cli("queue", str(source), "--by", "x" * 300)
-    assert code == 1 and err.startswith("error: --by: geef de naam van wie beslist")
+    assert code == 1 and err.startswith("fout: --by: geef de naam van wie beslist")
     a_file = tmp_path / "not-a-folder"
     a_file.write_text("", encoding="utf-8")
     code, _, err = run_cli("export", "--state", "pending", "--to", str(a_file))
-    assert code == 2 and f"--to {a_file}: cannot write there" in err
+    assert code == 2 and f"--to {a_file}: kan daar niet schrijven" in err

@@ -23,7 +23,6 @@ from tests.conftest import intake_row
 
 EXPECTED_HEADERS = [
     "Content-Type",
-    "Date",
     "From",
     "MIME-Version",
     "Message-ID",

@@ -146,8 +146,8 @@ def test_purge_never_empties_a_message_whose_meeting_is_to_come(
     send_approved(outbox, serve(RecordingHandler()))
     code, out, _ = run_cli("purge", "--before", "1-1-2999", "--yes", "--by", "Anna")
     assert code == 0
-    assert "1 message finished before 2999-01-01 is kept: its meeting is still to come." in out
-    assert "0 messages finished before 2999-01-01 purged" in out
+    assert "1 message finished before 01-01-2999 is kept: its meeting is still to come." in out
+    assert "0 messages finished before 01-01-2999 purged" in out
     assert outbox.read_bytes(coming) and not outbox.load(coming).purged
     # So the parents can still be told the meeting is off.
     code, _, err = run_cli("cancel", coming, "--by", "Anna")
@@ -177,7 +177,7 @@ def test_purge_asks_first_and_a_dry_run_changes_nothing(
     )
     assert not any(outbox.load(i).purged for i in (first, second))
     code, out, _ = run_cli("purge", "--before", "2999-01-01", "--yes", "--by", "Anna")
-    assert code == 0 and "2 messages finished before 2999-01-01 purged" in out
+    assert code == 0 and "2 messages finished before 01-01-2999 purged" in out
     assert all(outbox.load(i).purged for i in (first, second))
 
 

@@ -89,7 +89,7 @@ def test_new_date_after_sending_makes_an_update_with_same_uid_and_next_sequence(
     assert update.subject.startswith("Gewijzigd: ")
     text = message_from_bytes(outbox.read_bytes(update.id), policy=policy.default)
     body = text.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
-    assert "niet meer op dinsdag 12 januari 2027 om 09:30 uur" in body
+    assert "niet meer op dinsdag 12 januari 2027 om 9.30 uur" in body
     assert update.message_id != original.message_id  # a new message, not a resend
     # Queueing the same changed file again makes nothing new.
     again = queue_file(path, outbox, _composer(workspace), "coach")

@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -72,10 +73,15 @@ def test_sends_each_approved_message_once_to_the_record_recipients(
         assert stored.state == State.SENT and stored.delivery is not None
         assert stored.delivery.reply.startswith("250")
         assert stored.claim is None
-    # The bytes on the wire are the approved bytes (the server hands them over unchanged).
+    # The bytes on the wire are the approved bytes, with only the sending time in front.
     first = outbox.load(ids[0])
     sent = next(a for a in handler.arrivals if first.message_id.encode() in a.content)
-    assert sent.content == outbox.read_bytes(ids[0])
+    date_line, _, rest = sent.content.partition(b"\r\n")
+    assert rest == outbox.read_bytes(ids[0])
+    assert b"\r\nDate:" not in rest and not rest.startswith(b"Date:")
+    assert date_line.startswith(b"Date: ")
+    sent_at = parsedate_to_datetime(date_line.removeprefix(b"Date: ").decode())
+    assert first.approval is not None and sent_at >= first.approval.at.replace(microsecond=0)
     # Each message's journal tells the whole way: queued, approved, claimed, sent.
     assert [entry.to_state for entry in outbox.journal(ids[0])] == [
         "pending",

@@ -185,7 +185,7 @@ def test_login_with_password_settings_says_what_to_change(
     code, _, err = run_cli("login")
     assert code == 1
     assert err.strip().splitlines() == [
-        'error: this workspace logs in with a password; set auth = "oauth2" under [smtp] '
+        'fout: this workspace logs in with a password; set auth = "oauth2" under [smtp] '
         "(MAILER_SMTP_AUTH) to sign in with Microsoft 365 or Google"
     ]
 

@@ -215,7 +215,7 @@ def test_check_smtp_logs_in_and_says_how(
         with_password = run_cli("check", "--smtp")
     assert before_login[0] == 1
     assert before_login[2].strip().splitlines() == [
-        f"error: not signed in to Microsoft 365 as {MAILBOX}; run `mailer login`"
+        f"fout: not signed in to Microsoft 365 as {MAILBOX}; run `mailer login`"
     ]
     code, out, err = after_login
     assert (code, err) == (0, "")

@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mailer.config import Settings, load_settings
+from mailer.i18n import _
+from mailer.outbox.ids import ID_LENGTH, MIN_PREFIX, is_id
 from mailer.outbox.store import Outbox
 from mailer.review.decisions import ReviewPolicy, review_policy
 from mailer.workspace import Workspace, find_workspace
@@ -27,10 +30,17 @@ __all__ = [
     "INTERRUPTED_EXIT_CODE",
     "HomeOption",
     "Interrupted",
+    "MessageIdArgument",
+    "MessageIdsArgument",
     "Opened",
+    "OptionalMessageIdArgument",
+    "RequiredMessageIdsArgument",
     "console",
     "default_person",
     "error_console",
+    "format_day",
+    "format_moment",
+    "message_id_form",
     "open_workspace",
     "print_json",
     "print_problem",
@@ -44,10 +54,76 @@ HomeOption = Annotated[
     Path | None,
     typer.Option(
         "--home",
-        help="The workspace folder (default: $MAILER_HOME, else the current folder).",
+        metavar=_("FOLDER"),
+        help=_("The workspace folder (default: $MAILER_HOME, else the current folder)."),
         show_default=False,
     ),
 ]
+
+
+def message_id_form(value: str) -> str:
+    """A message ID as typed: the ID or at least its first characters. Anything else is wrong
+    usage (exit 2), found before the outbox is opened."""
+    typed = value.strip().lower()
+    if not is_id(typed, exact=False):
+        raise typer.BadParameter(
+            _("{typed!r} is not a message ID; `mailer list` shows them").format(typed=value)
+        )
+    if len(typed) < min(MIN_PREFIX, ID_LENGTH):
+        raise typer.BadParameter(
+            _("{typed!r}: type at least {count} characters of the ID").format(
+                typed=value, count=MIN_PREFIX
+            )
+        )
+    return typed
+
+
+MessageIdArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="ID",
+        parser=message_id_form,
+        help=_("Message ID (its first characters are enough when they are unique)."),
+        show_default=False,
+    ),
+]
+OptionalMessageIdArgument = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="ID",
+        parser=message_id_form,
+        help=_("Only this message (its first characters are enough when they are unique)."),
+        show_default=False,
+    ),
+]
+RequiredMessageIdsArgument = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="ID...",
+        parser=message_id_form,
+        help=_("Message IDs (their first characters are enough when they are unique)."),
+        show_default=False,
+    ),
+]
+MessageIdsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="ID...",
+        parser=message_id_form,
+        help=_("Message IDs (their first characters are enough when they are unique)."),
+        show_default=False,
+    ),
+]
+
+
+def format_day(moment: datetime) -> str:
+    """A date as people here write it: 01-12-2026 (machine output keeps ISO 8601)."""
+    return f"{moment:%d-%m-%Y}"
+
+
+def format_moment(moment: datetime, seconds: bool = False) -> str:
+    """A date and time as people here write it: 01-12-2026 14:30 (or 14:30:05)."""
+    return f"{moment:%d-%m-%Y %H:%M:%S}" if seconds else f"{moment:%d-%m-%Y %H:%M}"
 
 
 @dataclass(frozen=True)

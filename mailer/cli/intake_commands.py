@@ -17,6 +17,7 @@ from mailer.cli.common import (
     print_problem,
 )
 from mailer.errors import InvalidRecords
+from mailer.i18n import _
 from mailer.outbox.store import StoredMessage
 from mailer.review.decisions import check_person_name
 from mailer.workspace import init_workspace
@@ -28,7 +29,9 @@ __all__ = ["register"]
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")],
+    directory: Annotated[
+        Path, typer.Argument(metavar=_("FOLDER"), help="Folder for the new workspace.")
+    ],
 ) -> None:
     """Create a workspace (config/, templates/, outbox/, examples/) from the defaults.
 
@@ -91,13 +94,18 @@ def _print_report(report: QueueReport, queued_ids: list[str] | None) -> None:
 
 def queue(
     file: Annotated[
-        Path, typer.Argument(help="Intake file: .csv (`,` `;` or tab), .json or .jsonl.")
+        Path,
+        typer.Argument(
+            metavar=_("FILE"), help="Intake file: .csv (`,` `;` or tab), .json or .jsonl."
+        ),
     ],
     home: HomeOption = None,
     *,
     by: Annotated[
         str | None,
-        typer.Option("--by", help="Who queues these messages (default: your login name)."),
+        typer.Option(
+            "--by", metavar=_("NAME"), help="Who queues these messages (default: your login name)."
+        ),
     ] = None,
     skip_invalid: Annotated[
         bool,

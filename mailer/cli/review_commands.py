@@ -10,8 +10,11 @@ import typer
 
 from mailer.cli.common import (
     HomeOption,
+    MessageIdArgument,
     Opened,
+    RequiredMessageIdsArgument,
     console,
+    message_id_form,
     open_workspace,
     print_json,
     print_problem,
@@ -29,7 +32,8 @@ from mailer.review.versions import CODE_LENGTH, is_version_code, made_by, versio
 __all__ = ["register"]
 
 ByOption = Annotated[
-    str, typer.Option("--by", help="Your name: the decision is recorded under it.")
+    str,
+    typer.Option("--by", metavar=_("NAME"), help="Your name: the decision is recorded under it."),
 ]
 
 
@@ -127,7 +131,7 @@ def _print_overview(opened: Opened, stored: StoredMessage, data: bytes, text: st
 
 
 def show(
-    message: Annotated[str, typer.Argument(help="Message ID (a unique prefix is enough).")],
+    message: MessageIdArgument,
     home: HomeOption = None,
     *,
     text_only: Annotated[
@@ -273,12 +277,24 @@ def _approve_all(opened: Opened, by: str, yes: bool, unsigned_template: bool) ->
         raise typer.Exit(1)
 
 
+def message_version_form(value: str) -> str:
+    """`ID` or `ID@CODE` as typed: the ID part is checked as usage (exit 2); the code is checked
+    against the message once the outbox is open."""
+    message_id, at, code = value.partition("@")
+    return message_id_form(message_id) + at + code.strip()
+
+
 def approve(
     messages: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Message IDs (unique prefixes), each optionally as ID@CODE with the version "
-            "code that `mailer show` prints."
+            metavar="ID...",
+            parser=message_version_form,
+            help=_(
+                "Message IDs (their first characters are enough when they are unique), each "
+                "optionally as ID@CODE with the version code that `mailer show` prints."
+            ),
+            show_default=False,
         ),
     ] = None,
     home: HomeOption = None,
@@ -348,10 +364,12 @@ def approve(
 
 
 def reject(
-    messages: Annotated[list[str], typer.Argument(help="Message IDs (unique prefixes).")],
+    messages: RequiredMessageIdsArgument,
     home: HomeOption = None,
     *,
-    reason: Annotated[str, typer.Option("--reason", help="Why: kept with the message.")],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar=_("TEXT"), help="Why: kept with the message.")
+    ],
     by: ByOption,
 ) -> None:
     """Reject messages, with a reason, under your name. They will not be sent."""

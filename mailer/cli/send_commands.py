@@ -18,8 +18,13 @@ import typer
 from mailer.cli.common import (
     HomeOption,
     Interrupted,
+    MessageIdArgument,
+    MessageIdsArgument,
+    OptionalMessageIdArgument,
     console,
     default_person,
+    format_day,
+    format_moment,
     open_workspace,
     print_json,
     print_problem,
@@ -137,14 +142,19 @@ def check(
 
 
 def resolve(
-    message: Annotated[str, typer.Argument(help="Message ID (a unique prefix is enough).")],
+    message: MessageIdArgument,
     home: HomeOption = None,
     *,
     sent: Annotated[bool, typer.Option("--sent", help="It did arrive: record it as sent.")] = False,
     resend: Annotated[
         bool, typer.Option("--resend", help="It did not arrive: send it again (same Message-ID).")
     ] = False,
-    by: Annotated[str, typer.Option("--by", help="Your name: the decision is recorded under it.")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", metavar=_("NAME"), help="Your name: the decision is recorded under it."
+        ),
+    ],
 ) -> None:
     """Decide about a message whose delivery is unknown."""
     if sent == resend:
@@ -164,15 +174,18 @@ def resolve(
 
 
 def retry(
-    messages: Annotated[
-        list[str] | None, typer.Argument(help="Failed message IDs (unique prefixes).")
-    ] = None,
+    messages: MessageIdsArgument = None,
     home: HomeOption = None,
     *,
     all_failed: Annotated[
         bool, typer.Option("--all-failed", help="Every failed message in the outbox.")
     ] = False,
-    by: Annotated[str, typer.Option("--by", help="Your name: the decision is recorded under it.")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", metavar=_("NAME"), help="Your name: the decision is recorded under it."
+        ),
+    ],
 ) -> None:
     """Put failed messages back for review, once the cause is solved (a server or sender
     setting, an address corrected at the server). Each becomes pending: approve it again with
@@ -208,9 +221,7 @@ def retry(
 
 
 def log(
-    message: Annotated[
-        str | None, typer.Argument(help="Only this message (a unique prefix is enough).")
-    ] = None,
+    message: OptionalMessageIdArgument = None,
     home: HomeOption = None,
     *,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
@@ -227,7 +238,7 @@ def log(
         return
     rows = [
         [
-            f"{entry.at:%Y-%m-%d %H:%M:%S}",
+            format_moment(entry.at, seconds=True),
             entry.message,
             f"{entry.from_state or '-'} -> {entry.to_state}",
             entry.by,
@@ -266,7 +277,7 @@ def _confirm_purge(count: int, cutoff: datetime, yes: bool) -> None:
         "Remove the content of {count} messages finished before {day}? This cannot be undone.",
         count,
     )
-    typer.confirm(question.format(count=count, day=f"{cutoff:%Y-%m-%d}"), abort=True)
+    typer.confirm(question.format(count=count, day=format_day(cutoff)), abort=True)
 
 
 def purge(
@@ -276,11 +287,13 @@ def purge(
         str,
         typer.Option(
             "--before",
-            help="Purge messages finished before this date (YYYY-MM-DD or DD-MM-YYYY).",
+            metavar=_("YYYY-MM-DD"),
+            help="Purge messages finished before this date (also DD-MM-YYYY).",
         ),
     ],
     by: Annotated[
-        str | None, typer.Option("--by", help="Who purges (default: your login name).")
+        str | None,
+        typer.Option("--by", metavar=_("NAME"), help="Who purges (default: your login name)."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would be purged; change nothing.")
@@ -300,7 +313,7 @@ def purge(
                 "{count} message finished before {day} is kept: its meeting is still to come.",
                 "{count} messages finished before {day} are kept: their meeting is still to come.",
                 len(plan.meeting_ahead),
-            ).format(count=len(plan.meeting_ahead), day=f"{cutoff:%Y-%m-%d}"),
+            ).format(count=len(plan.meeting_ahead), day=format_day(cutoff)),
             markup=False,
         )
     if dry_run:
@@ -325,7 +338,7 @@ def purge(
             "{count} messages finished before {day} purged; the journal keeps one line for "
             "each, without personal data.",
             len(purged),
-        ).format(count=len(purged), day=f"{cutoff:%Y-%m-%d}"),
+        ).format(count=len(purged), day=format_day(cutoff)),
         markup=False,
     )
 
@@ -348,8 +361,14 @@ def _show_received(messages: list[Any]) -> None:
 
 def demo(
     directory: Annotated[
-        Path, typer.Option("--dir", help="Folder for the demo workspace (replaced each run).")
+        Path,
+        typer.Option(
+            "--home",
+            metavar=_("FOLDER"),
+            help="Folder for the demo workspace (replaced each run).",
+        ),
     ] = Path("demo-workspace"),
+    old_name: Annotated[Path | None, typer.Option("--dir", hidden=True)] = None,
 ) -> None:
     """Run the whole flow on the bundled examples: queue, approve, send to a local server."""
     # Imported here, not at the top: other commands start without these libraries.
@@ -358,14 +377,19 @@ def demo(
     def show_outbox(outbox: Outbox) -> None:
         list_messages(home=outbox.directory.parent)
 
-    result = run_demo(directory, lambda line: console.print(line, markup=False), show_outbox)
+    result = run_demo(
+        old_name or directory, lambda line: console.print(line, markup=False), show_outbox
+    )
     _show_received(result.received)
     if not result.report.all_well:
         raise typer.Exit(1)
 
 
 def smtp_server(
-    store: Annotated[Path, typer.Option("--store", help="Folder where messages are kept.")],
+    store: Annotated[
+        Path,
+        typer.Option("--store", metavar=_("FOLDER"), help="Folder where messages are kept."),
+    ],
     *,
     port: Annotated[
         int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")

@@ -1,7 +1,7 @@
 """Commands that sign in to the mail provider for SMTP with OAuth 2.0: login and logout.
 
-The steps for the person at the keyboard are in Dutch, as the staff read them; the work is done
-by `mailer.signin`.
+The steps for the person at the keyboard are worded here (in the chosen language); the work is
+done by `mailer.signin`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import typer
 
 from mailer.cli.common import HomeOption, console, open_workspace
 from mailer.config import Provider
+from mailer.i18n import _
 from mailer.signin import SignInPrompt, sign_in, sign_out
 from mailer.signin.token_cache import cache_file_for
 
@@ -19,20 +20,20 @@ __all__ = ["register", "sign_in_steps"]
 
 
 def sign_in_steps(prompt: SignInPrompt) -> str:
-    """What to do, in Dutch: type a code at Microsoft's address, or approve in the browser."""
+    """What to do: type a code at Microsoft's address, or approve in the browser."""
     if prompt.code:
-        return (
-            f"Inloggen bij Microsoft 365: open {prompt.url} in een browser (op deze of een andere "
-            f"computer of telefoon) en voer deze code in: {prompt.code}\n"
-            "Log in met het account van de mailbox die de uitnodigingen verstuurt. Dit venster "
-            f"wacht tot u klaar bent (de code is {prompt.minutes} minuten geldig)."
-        )
-    return (
-        "Inloggen bij Google: uw browser opent de inlogpagina. Gebeurt dat niet, open dan deze "
-        f"pagina zelf op deze computer:\n{prompt.url}\n"
-        "Log in met het account van de mailbox die de uitnodigingen verstuurt en kies "
-        f"'Toestaan'. Dit venster wacht {prompt.minutes} minuten op uw antwoord."
-    )
+        return _(
+            "Sign in to Microsoft 365: open {url} in a browser (on this or another computer or "
+            "phone) and enter this code: {code}\n"
+            "Sign in with the account of the mailbox that sends the invitations. This window "
+            "waits until you are done (the code is valid for {minutes} minutes)."
+        ).format(url=prompt.url, code=prompt.code, minutes=prompt.minutes)
+    return _(
+        "Sign in to Google: your browser opens the sign-in page. If it does not, open this "
+        "page yourself on this computer:\n{url}\n"
+        "Sign in with the account of the mailbox that sends the invitations and choose "
+        "'Allow'. This window waits {minutes} minutes for your answer."
+    ).format(url=prompt.url, minutes=prompt.minutes)
 
 
 def login(
@@ -41,12 +42,11 @@ def login(
     no_browser: Annotated[
         bool,
         typer.Option(
-            "--no-browser", help="Google: only show the sign-in address, open no browser."
+            "--no-browser", help=_("Google: only show the sign-in address, open no browser.")
         ),
     ] = False,
 ) -> None:
-    """Sign in to Microsoft 365 or Google for sending (OAuth 2.0), once; later runs refresh the
-    sign-in by themselves. Needs auth = "oauth2" and the provider's settings under [smtp]."""
+    """Sign in to Microsoft 365 or Google for sending (see `register` for the help text)."""
     opened = open_workspace(home)
     settings = opened.settings
 
@@ -58,31 +58,43 @@ def login(
         settings.smtp_oauth_client_secret.get_secret_value() or settings.smtp_oauth_certificate_file
     ):
         console.print(
-            f"De app is aangemeld bij Microsoft 365 en mag versturen als {account}; er is niets "
-            "bewaard (de app meldt zich bij elke verzending opnieuw aan).",
+            _(
+                "The app is signed in to Microsoft 365 and may send as {account}; nothing was "
+                "stored (the app signs in again for every sending)."
+            ).format(account=account),
             markup=False,
         )
         return
     console.print(
-        f"Ingelogd als {account}. De aanmelding is bewaard in {cache_file_for(settings).path} "
-        "(alleen voor u leesbaar); `mailer send` gebruikt hem voortaan zelf.",
+        _(
+            "Signed in as {account}. The sign-in is stored in {file} (readable by you only); "
+            "`mailer send` uses it from now on."
+        ).format(account=account, file=cache_file_for(settings).path),
         markup=False,
     )
 
 
 def logout(home: HomeOption = None) -> None:
-    """Forget the stored sign-in (remove the token cache of this workspace's mailbox)."""
+    """Forget the stored sign-in (see `register` for the help text)."""
     opened = open_workspace(home)
     if sign_out(opened.settings):
         console.print(
-            "Uitgelogd: de bewaarde aanmelding is verwijderd. Log opnieuw in met `mailer login`.",
+            _("Signed out: the stored sign-in was removed. Sign in again with `mailer login`."),
             markup=False,
         )
     else:
-        console.print("Er was geen bewaarde aanmelding; er is niets veranderd.", markup=False)
+        console.print(_("There was no stored sign-in; nothing was changed."), markup=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `mailer` app."""
-    app.command()(login)
-    app.command()(logout)
+    app.command(
+        help=_(
+            "Sign in to Microsoft 365 or Google for sending (OAuth 2.0). Once is enough: later "
+            'runs renew the sign-in by themselves. Needs auth = "oauth2" and the provider\'s '
+            "settings under [smtp]."
+        )
+    )(login)
+    app.command(
+        help=_("Forget the stored sign-in (remove the token cache of this workspace's mailbox).")
+    )(logout)

@@ -7,8 +7,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mailer.cli.common import HomeOption, console, default_person, open_workspace, print_problem
+from mailer.cli.common import (
+    HomeOption,
+    MessageIdArgument,
+    MessageIdsArgument,
+    console,
+    default_person,
+    open_workspace,
+    print_problem,
+)
+from mailer.cli.help_layout import SummarisedGroup
 from mailer.errors import MailerError
+from mailer.i18n import _
 from mailer.letters.template_signoff import read_signoffs, sign_off
 from mailer.outbox.store import State
 
@@ -19,13 +29,15 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 template_app = typer.Typer(
+    cls=SummarisedGroup,
     help="Check, preview and sign off the letter templates.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
 
 ByOption = Annotated[
-    str | None, typer.Option("--by", help="Who does this (default: your login name).")
+    str | None,
+    typer.Option("--by", metavar=_("NAME"), help="Who does this (default: your login name)."),
 ]
 
 
@@ -63,13 +75,17 @@ def preview(
     home: HomeOption = None,
     *,
     lang: Annotated[
-        list[str] | None, typer.Option("--lang", help="nl or en (default: every language).")
+        list[str] | None,
+        typer.Option("--lang", metavar="nl|en", help="nl or en (default: every language)."),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder for the preview files.")] = Path(
-        "preview"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", metavar=_("FOLDER"), help="Folder for the preview files.")
+    ] = Path("preview"),
     kind: Annotated[
-        str, typer.Option("--kind", help="invitation, update or cancellation.")
+        str,
+        typer.Option(
+            "--kind", metavar="invitation|update|cancellation", help="The kind of letter."
+        ),
     ] = "invitation",
 ) -> None:
     """Write the letter with sample data as HTML, text and PDF, to share with the team."""
@@ -139,9 +155,7 @@ def _describe(change: Change) -> str:
 
 
 def rerender_command(
-    ids: Annotated[
-        list[str] | None, typer.Argument(help="Message IDs (or unique prefixes).")
-    ] = None,
+    ids: MessageIdsArgument = None,
     home: HomeOption = None,
     *,
     all_pending: Annotated[
@@ -181,7 +195,7 @@ def rerender_command(
 
 
 def cancel_command(
-    message_id: Annotated[str, typer.Argument(help="The sent invitation to cancel.")],
+    message_id: MessageIdArgument,
     home: HomeOption = None,
     *,
     by: ByOption = None,

@@ -3,6 +3,10 @@
 One meeting keeps one UID for its whole life, derived from the record and the sender's domain; an
 update raises SEQUENCE and a cancellation is `METHOD:CANCEL` with the same UID. The ATTENDEEs are
 exactly the message's own recipients, so parents never see another family's address.
+
+The ORGANIZER is the mailbox that reads the parents' replies (`reply_to`, else the sender), so a
+parent's "accept" or "decline" (RSVP) reaches a person; when that is not the sending mailbox,
+`SENT-BY` names the sender, as RFC 5545 (3.2.18) provides for mail sent on someone's behalf.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class Meeting:
     organizer: Address
     attendees: Sequence[Address]
     stamp: datetime
+    sent_by: Address | None = None
 
 
 def calendar_uid(record_key: str, sender_domain: str) -> str:
@@ -83,7 +88,10 @@ def invitation_ics(meeting: Meeting, method: CalendarMethod) -> bytes:
         event.add("description", meeting.description)
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     event.add("transp", "OPAQUE")
-    event.add("organizer", _person(meeting.organizer, None))
+    organizer = _person(meeting.organizer, None)
+    if meeting.sent_by is not None and meeting.sent_by.addr_spec != meeting.organizer.addr_spec:
+        organizer.params["SENT-BY"] = vText(f"mailto:{meeting.sent_by.addr_spec}")
+    event.add("organizer", organizer)
     for attendee in meeting.attendees:
         event.add("attendee", _person(attendee, "REQ-PARTICIPANT"))
     calendar.add_component(event)

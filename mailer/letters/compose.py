@@ -87,7 +87,6 @@ class Composer:
             sender=self.settings.sender_address,
             to=recipients,
             subject=letter.subject,
-            date=created,
             message_id=message_id or new_message_id(self.settings.sender_domain),
             reply_to=self.settings.reply_to_address,
         )
@@ -143,7 +142,9 @@ class Composer:
             summary=summary,
             location=location,
             description=description,
-            organizer=self.settings.sender_address,
+            # Replies (RSVP) go to the mailbox that reads them: see mailer.letters.calendar.
+            organizer=self.settings.reply_to_address or self.settings.sender_address,
+            sent_by=self.settings.sender_address,
             attendees=recipients,
             # The creation time, not "now": rendering again gives the same calendar entry.
             stamp=created,

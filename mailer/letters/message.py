@@ -6,13 +6,16 @@ newer `EmailMessage` API on this Python folds a long list of non-ASCII names int
 back as a single address), and it costs a tenth of the newer API's header parsing. Because this
 Python writes an encoded CR/LF in a header out as a real header line (CVE-2024-6923), the header
 block of every built message is parsed back and refused unless it is exactly the expected one.
+
+The stored (and approved) bytes carry no `Date:`: a letter queued on Monday and sent on Thursday
+must say Thursday. `mailer.letters.dating` puts the header in front when the message is handed to
+the server; the approval still covers every stored byte, and the only addition is the sending time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from email import charset, message_from_bytes, policy
 from email.header import Header
 from email.headerregistry import Address
@@ -22,7 +25,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 from email.parser import BytesHeaderParser
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import formataddr, make_msgid
 
 from mailer.errors import UnsafeMessage
 from mailer.letters.rendering import RenderedLetter
@@ -62,7 +65,6 @@ class MessageHeaders:
     sender: Address
     to: Sequence[Address]
     subject: str
-    date: datetime
     message_id: str
     reply_to: Address | None = None
 
@@ -77,7 +79,6 @@ def _expected_headers(headers: MessageHeaders) -> dict[str, str]:
         "From": str(headers.sender),
         "To": ", ".join(str(address) for address in headers.to),
         "Subject": headers.subject,
-        "Date": format_datetime(headers.date),
         "Message-ID": headers.message_id,
     }
     if headers.reply_to is not None:
@@ -86,8 +87,6 @@ def _expected_headers(headers: MessageHeaders) -> dict[str, str]:
 
 
 def _check_header_values(headers: MessageHeaders) -> None:
-    if headers.date.tzinfo is None:
-        raise UnsafeMessage("the Date header needs a time zone")
     for value in (headers.subject, headers.message_id):
         try:
             check_header_safe(value)
@@ -132,7 +131,7 @@ def verify_message(data: bytes, headers: MessageHeaders) -> None:
         found = [address.addr_spec for address in parsed[name].addresses]
         if found != addresses:
             raise UnsafeMessage(f"the {name} header does not hold exactly the expected addresses")
-    for name in ("Subject", "Date", "Message-ID"):
+    for name in ("Subject", "Message-ID"):
         # Folding may move a value to a continuation line; unfolded words must be identical.
         if str(parsed[name]).split() != expected[name].split():
             raise UnsafeMessage(f"the {name} header changed when the message was written out")
@@ -186,7 +185,6 @@ def build_message(
     message["From"] = _mailbox(headers.sender)
     message["To"] = ", ".join(_mailbox(address) for address in headers.to)
     message["Subject"] = _header_text(headers.subject)  # type: ignore[assignment]
-    message["Date"] = format_datetime(headers.date)
     message["Message-ID"] = headers.message_id
     if headers.reply_to is not None:
         message["Reply-To"] = _mailbox(headers.reply_to)

@@ -26,13 +26,19 @@ def format_meeting_date(moment: datetime, language: str) -> str:
     return format_date(local.date(), _DATE_PATTERN[language], locale=language)
 
 
+# A 24-hour clock in both languages; Dutch writes `9.30 uur`, English `09:30`.
+_TIME_PATTERN = {"nl": "H.mm", "en": "HH:mm"}
+
+
 def format_meeting_time(moment: datetime, language: str) -> str:
-    """`14:30` in both languages: a 24-hour clock is what Dutch centres and parents use."""
-    return format_time(moment.astimezone(AMSTERDAM).time(), "HH:mm", locale=language)
+    """`9.30` / `14.30` in Dutch (the letter adds "uur"), `09:30` / `14:30` in English."""
+    return format_time(
+        moment.astimezone(AMSTERDAM).time(), _TIME_PATTERN[language], locale=language
+    )
 
 
 def format_meeting_moment(moment: datetime, language: str) -> str:
-    """`dinsdag 15 december 2026 om 14:30` / `Tuesday 15 December 2026 at 14:30`."""
+    """`dinsdag 15 december 2026 om 14.30` / `Tuesday 15 December 2026 at 14:30`."""
     when = format_meeting_date(moment, language)
     return f"{when} {_AT[language]} {format_meeting_time(moment, language)}"
 

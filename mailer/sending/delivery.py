@@ -14,6 +14,8 @@ from enum import StrEnum
 
 import aiosmtplib
 
+from mailer.clock import now_in_amsterdam
+from mailer.letters.dating import dated
 from mailer.sending.smtp_client import describe_reply
 
 __all__ = ["Outcome", "TransactionResult", "deliver", "redact_addresses"]
@@ -134,7 +136,8 @@ async def _data(
             Outcome.DEFERRED, refusal, refused, connection_lost=not alive, not_claimed=True
         )
     try:
-        response = await client.data(data)
+        # The approved bytes carry no Date: it is the moment of sending (mailer.letters.dating).
+        response = await client.data(dated(data, now_in_amsterdam()))
     except aiosmtplib.SMTPDataError as error:
         # The server answered: it did not take the message, so the code decides.
         alive = await _reset(client)
