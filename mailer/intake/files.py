@@ -255,7 +255,6 @@ def read_intake_file(
         if problems:
             yield RowResult(row.number, None, tuple(problems))
             continue
-        notices.extend(_lost_letters(source, row))
         try:
             record = IntakeRecord.model_validate(row.values, context=context)
         except ValidationError as error:
@@ -263,4 +262,5 @@ def read_intake_file(
                 row.number, None, tuple(_problems_from(source, row, error)), row.headers
             )
         else:
+            notices.extend(_lost_letters(source, row))
             yield RowResult(row.number, record, (), row.headers)
