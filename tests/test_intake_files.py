@@ -287,3 +287,13 @@ def test_unknown_file_type_says_which_types_work(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="no such file"):
         list(read_intake_file(tmp_path / "missing.csv"))
+
+
+def test_a_sheet_whose_header_starts_lower_down_keeps_the_rows_numbers(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path / "in.xlsx",
+        [[], [], list(intake_row()), list(intake_row(parent1_email="x").values())],
+    )
+    assert problems_of(path) == [
+        "in.xlsx:4: parent1_email: 'x' is not an e-mail address; write it as naam@voorbeeld.nl"
+    ]

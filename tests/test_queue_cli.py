@@ -20,7 +20,7 @@ from tests.smtp_servers import RecordingHandler, approved_outbox, smtp_env, smtp
 Run = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def english(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
 
@@ -29,12 +29,23 @@ def queue(run_cli: Run, path: Path, *options: str) -> tuple[int, str, str]:
     return run_cli("queue", str(path), "--by", "Coach", *options)
 
 
+def queue_rows(run_cli: Run, tmp_path: Path, *rows: dict[str, str]) -> tuple[int, str, str]:
+    return run_cli("queue", str(write_csv(tmp_path / "intakes.csv", list(rows))), "--by", "Coach")
+
+
+def listed(run_cli: Run) -> list[dict[str, object]]:
+    code, out, _ = run_cli("list", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert isinstance(result, list)
+    return result
+
+
 def stored_to(workspace: Workspace) -> list[list[str]]:
     outbox = open_outbox(workspace)
     return [to_addresses(outbox.read_bytes(m.id)) for m in outbox.messages()]
 
 
-@pytest.mark.usefixtures("english")
 def test_the_families_that_broke_queueing_get_their_letter(
     tmp_path: Path, run_cli: Run, workspace: Workspace
 ) -> None:
@@ -64,7 +75,6 @@ def test_the_families_that_broke_queueing_get_their_letter(
     ]
 
 
-@pytest.mark.usefixtures("english")
 def test_a_parent_without_address_is_greeted_and_not_mailed(
     tmp_path: Path, run_cli: Run, workspace: Workspace
 ) -> None:
@@ -80,7 +90,6 @@ def test_a_parent_without_address_is_greeted_and_not_mailed(
     assert "Beste Sanne en Mark Jansen," in text.get_content()
 
 
-@pytest.mark.usefixtures("english")
 def test_outcomes_are_counted_and_shown_in_row_order(tmp_path: Path, run_cli: Run) -> None:
     first = [intake_row(id="1"), intake_row(id="2", child_name="Bo"), intake_row(id="3")]
     path = write_csv(tmp_path / "in.csv", first)
@@ -105,7 +114,6 @@ def test_outcomes_are_counted_and_shown_in_row_order(tmp_path: Path, run_cli: Ru
     assert err.startswith("in.csv:4: parent1_email: 'nope' is not an e-mail address")
 
 
-@pytest.mark.usefixtures("english")
 def test_a_row_repeated_in_the_file_names_the_row_it_repeats(tmp_path: Path, run_cli: Run) -> None:
     rows = [intake_row(id="7"), intake_row(id="8", child_name="Bo"), intake_row(id="7")]
     code, _, err = queue(run_cli, write_csv(tmp_path / "in.csv", rows))
@@ -116,7 +124,6 @@ def test_a_row_repeated_in_the_file_names_the_row_it_repeats(tmp_path: Path, run
     ]
 
 
-@pytest.mark.usefixtures("english")
 def test_a_file_without_rows_says_there_is_nothing_to_queue(tmp_path: Path, run_cli: Run) -> None:
     header_only = write_csv(tmp_path / "in.csv", [])
     empty = tmp_path / "empty.csv"
@@ -127,7 +134,6 @@ def test_a_file_without_rows_says_there_is_nothing_to_queue(tmp_path: Path, run_
         assert out == "The file holds no rows: there is nothing to queue.\n"
 
 
-@pytest.mark.usefixtures("english")
 def test_only_the_first_hundred_problems_are_printed_with_the_total(
     tmp_path: Path, run_cli: Run
 ) -> None:
@@ -142,7 +148,6 @@ def test_only_the_first_hundred_problems_are_printed_with_the_total(
     )
 
 
-@pytest.mark.usefixtures("english")
 def test_dutch_excel_csv_is_queued_and_the_output_says_how_it_was_read(
     tmp_path: Path, run_cli: Run, workspace: Workspace
 ) -> None:
@@ -155,7 +160,6 @@ def test_dutch_excel_csv_is_queued_and_the_output_says_how_it_was_read(
     assert message.child_name == "Zoë Müller"
 
 
-@pytest.mark.usefixtures("english")
 def test_an_xlsx_file_is_queued_directly(
     tmp_path: Path, run_cli: Run, workspace: Workspace
 ) -> None:
@@ -175,7 +179,6 @@ def test_an_xlsx_file_is_queued_directly(
     assert (message.language, f"{message.meeting_at:%H:%M}") == ("en", "09:30")
 
 
-@pytest.mark.usefixtures("english")
 def test_a_header_only_problem_is_not_called_an_invalid_row(tmp_path: Path, run_cli: Run) -> None:
     row = {**intake_row(), "kleur": "rood"}
     code, _, err = queue(run_cli, write_csv(tmp_path / "in.csv", [row]))
@@ -201,7 +204,6 @@ def test_staff_read_the_queue_output_in_dutch_by_default(
     assert out.splitlines()[-1].startswith("1 klaargezet, 0 bijgewerkt, 0 ongewijzigd, 0 ongeldige")
 
 
-@pytest.mark.usefixtures("english")
 def test_an_internationalised_domain_is_sent_in_ascii_in_header_and_envelope(
     workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -219,7 +221,6 @@ def test_an_internationalised_domain_is_sent_in_ascii_in_header_and_envelope(
     assert [address.addr_spec for address in parsed["To"].addresses] == expected
 
 
-@pytest.mark.usefixtures("english")
 def test_a_look_alike_or_wrapped_address_is_refused_before_anything_is_queued(
     tmp_path: Path, run_cli: Run, workspace: Workspace
 ) -> None:
@@ -235,3 +236,117 @@ def test_a_look_alike_or_wrapped_address_is_refused_before_anything_is_queued(
         "in.csv:3", "in.csv:4", "in.csv:5",
     ]  # fmt: skip
     assert stored_to(workspace) == [["sanne@example.nl", "mark@example.nl"]]
+
+
+def test_bad_rows_are_each_reported_and_nothing_is_queued(tmp_path: Path, run_cli: Run) -> None:
+    code, _, err = queue_rows(
+        run_cli,
+        tmp_path,
+        intake_row(id="1"),
+        intake_row(id="2", parent1_email="sanne.example.nl"),
+        intake_row(id="3", child_name=""),
+        intake_row(id="4", parent1_name="Sanne\nBcc: evil@example.org"),
+        intake_row(id="5", child_name="=?utf-8?q?a=0D=0ABcc:_evil@example.org?="),
+        intake_row(id="6", meeting_date="2020-01-10"),
+    )
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert [line.split(": ")[0:2] for line in lines[:-1]] == [
+        ["intakes.csv:3", "parent1_email"],
+        ["intakes.csv:4", "child_name"],
+        ["intakes.csv:5", "parent1_name"],
+        ["intakes.csv:6", "child_name"],
+        ["intakes.csv:7", "meeting_date"],
+    ]
+    assert lines[-1].startswith("Nothing was queued: 5 invalid rows")
+    assert listed(run_cli) == []
+
+
+def test_misspelt_column_is_one_line_naming_the_header(tmp_path: Path, run_cli: Run) -> None:
+    row = intake_row()
+    row["ouder1_emial"] = row.pop("parent1_email")
+    code, _, err = run_cli("queue", str(write_csv(tmp_path / "typo.csv", [row])))
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "typo.csv:1: ouder1_emial: 'ouder1_emial' is not a known column; "
+        "did you mean 'ouder1_email'?",
+        "Nothing was queued: the header row has a problem; correct it and queue the file again.",
+    ]
+    assert listed(run_cli) == []
+
+
+def test_a_misspelt_column_shows_every_other_problem_too_and_skip_invalid_queues_nothing(
+    tmp_path: Path, run_cli: Run
+) -> None:
+    rows = [intake_row(id="1"), intake_row(id="2", meeting_date="2020-01-10")]
+    for row in rows:
+        row["ouder1_emial"] = row.pop("parent1_email")
+    path = write_csv(tmp_path / "typo.csv", rows)
+    for extra in ([], ["--skip-invalid"]):
+        code, _, err = run_cli("queue", str(path), *extra)
+        assert code == 1
+        assert "typo.csv:1: ouder1_emial: 'ouder1_emial' is not a known column" in err
+        assert "typo.csv:3: meeting_date: the meeting" in err
+    assert listed(run_cli) == []
+
+
+def test_skip_invalid_queues_the_good_rows_and_still_exits_1(tmp_path: Path, run_cli: Run) -> None:
+    code, out, err = queue_rows(
+        run_cli, tmp_path, intake_row(id="1"), intake_row(id="2", parent1_email="x")
+    )
+    assert code == 1
+    assert "Nothing was queued" in err
+    code, out, err = run_cli(
+        "queue", str(tmp_path / "intakes.csv"), "--skip-invalid", "--by", "Coach"
+    )
+    assert code == 1
+    assert "intakes.csv:3: parent1_email" in err
+    assert "1 queued" in out
+    assert len(listed(run_cli)) == 1
+
+
+def test_queueing_the_same_file_twice_makes_no_second_message(tmp_path: Path, run_cli: Run) -> None:
+    rows = [intake_row(id="1"), intake_row(id="2", child_name="Bo")]
+    assert queue_rows(run_cli, tmp_path, *rows)[0] == 0
+    code, out, _ = queue_rows(run_cli, tmp_path, *rows)
+    assert code == 0
+    ids = sorted(str(message["id"]) for message in listed(run_cli))
+    assert len(ids) == 2
+    assert "0 queued, 0 updated, 2 unchanged, 0 invalid rows." in out
+    assert all(f"{message_id} for " in out for message_id in ids)
+
+
+def test_unknown_location_is_a_row_problem_with_a_suggestion(tmp_path: Path, run_cli: Run) -> None:
+    code, _, err = queue_rows(run_cli, tmp_path, intake_row(location="De Speeldoos Zud"))
+    assert code == 1
+    assert err.splitlines()[0] == (
+        "intakes.csv:2: location: 'De Speeldoos Zud' is not a location in config/settings.toml; "
+        "did you mean 'De Speeldoos Zuid'? add it as [locations.\"De Speeldoos Zud\"] with its "
+        "address"
+    )
+    assert listed(run_cli) == []
+
+
+def test_a_row_whose_letter_cannot_be_made_queues_nothing_of_the_file(
+    tmp_path: Path, run_cli: Run, workspace: Workspace
+) -> None:
+    # A letter that only one record trips over: found while queueing, after the rows before
+    # it were already added in the file's transaction.
+    template = workspace.templates_dir / "nl" / "letter.txt.j2"
+    template.write_text(
+        template.read_text(encoding="utf-8")
+        + '{% if child_name == "Daan" %}{{ not_a_field }}{% endif %}\n',
+        encoding="utf-8",
+    )
+    rows = [intake_row(), intake_row(id="PL-2", child_name="Daan"), intake_row(id="PL-3")]
+    code, out, err = queue_rows(run_cli, tmp_path, *rows)
+    assert code == 1
+    assert "intakes.csv:3: letter:" in err and "not_a_field" in err
+    assert "Nothing was queued" in err
+    assert "queued " not in out
+    assert listed(run_cli) == []
+    code, _, err = run_cli(
+        "queue", str(tmp_path / "intakes.csv"), "--skip-invalid", "--by", "Coach"
+    )
+    assert code == 1 and "intakes.csv:3: letter:" in err
+    assert sorted(m["child_name"] for m in listed(run_cli)) == ["Zoë de Vries", "Zoë de Vries"]

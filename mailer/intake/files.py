@@ -27,13 +27,17 @@ from mailer.intake.columns import (
     suggestion_for,
 )
 from mailer.intake.json_source import json_array_records, json_lines_records
-from mailer.intake.limits import MAX_CELL_CHARACTERS, MAX_COLUMNS, MAX_FILE_BYTES
+from mailer.intake.limits import (
+    MAX_CELL_CHARACTERS,
+    MAX_COLUMNS,
+    MAX_FILE_BYTES,
+    MAX_PROBLEMS_SHOWN,
+)
 from mailer.intake.records import IntakeRecord
 from mailer.intake.tables import SPREADSHEET_SUFFIXES, csv_rows, file_encoding, spreadsheet_rows
 
 __all__ = ["CANONICAL_COLUMNS", "RowResult", "canonical_column", "read_intake_file"]
 
-HEADER_ROW = 1
 _NAME_COLUMNS = ("child_name", "parent1_name", "parent2_name", "professionals")
 # A `?` between letters is where an export to an older character set lost a letter (Y?lmaz).
 _LOST_LETTER = re.compile(r"\w\?|\?\w")
@@ -47,6 +51,7 @@ class RowResult:
     record: IntakeRecord | None
     problems: tuple[RowProblem, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)  # canonical -> as the file writes it
+    header: bool = False  # the header row: its problems are the file's, no row can be queued
 
     def column(self, canonical: str) -> str:
         """The column's name as the file writes it (its Dutch name when the file lacks it)."""
@@ -61,9 +66,12 @@ class _Row:
     values: dict[str, Any]
     headers: dict[str, str]
     problems: list[RowProblem]
+    header: bool = False  # the header row, with the file's own problems
 
 
-def _header_problems(source: str, cells: list[Any]) -> tuple[list[str | None], list[RowProblem]]:
+def _header_problems(
+    source: str, row: int, cells: list[Any]
+) -> tuple[list[str | None], list[RowProblem]]:
     """Each header cell's canonical column (None: not read), and the header's problems."""
     if len(cells) > MAX_COLUMNS:
         raise InputFileError(
@@ -77,47 +85,52 @@ def _header_problems(source: str, cells: list[Any]) -> tuple[list[str | None], l
         header = str(cell).strip()
         canonical = canonical_column(header) if header else None
         if header and canonical is None:
-            problems.append(RowProblem(source, HEADER_ROW, header[:60], suggestion_for(header)))
+            problems.append(RowProblem(source, row, header[:60], suggestion_for(header)))
         elif canonical is not None and canonical in columns:
             problems.append(
-                RowProblem(source, HEADER_ROW, header, _("the column appears twice; keep one"))
+                RowProblem(source, row, header, _("the column appears twice; keep one"))
             )
             canonical = None
         columns.append(canonical)
     found = {column for column in columns if column}
     for column in REQUIRED_COLUMNS:
         if column not in found:
-            problems.append(_missing_column(source, column))
+            problems.append(_missing_column(source, row, column))
     if not found & {"parent1_email", "parent2_email"}:
-        problems.append(_missing_column(source, "parent1_email"))
+        problems.append(_missing_column(source, row, "parent1_email"))
     return columns, problems
 
 
-def _missing_column(source: str, column: str) -> RowProblem:
+def _missing_column(source: str, row: int, column: str) -> RowProblem:
     return RowProblem(
         source,
-        HEADER_ROW,
+        row,
         dutch_name(column),
         _("the file has no such column; add it (the README lists the columns)"),
     )
 
 
+def _is_empty(cells: list[Any]) -> bool:
+    return not any(str(cell).strip() for cell in cells if cell is not None)
+
+
 def _table(source: str, rows: Iterator[tuple[int, list[Any]]]) -> Iterator[_Row]:
-    first = next(rows, None)
+    # The header is the first row that is not empty (a sheet may start lower down).
+    first = next((row for row in rows if not _is_empty(row[1])), None)
     if first is None:
         return
-    _number, header_cells = first
-    columns, problems = _header_problems(source, header_cells)
+    header_row, header_cells = first
+    columns, problems = _header_problems(source, header_row, header_cells)
     headers = {
         column: str(cell).strip()
         for column, cell in zip(columns, header_cells, strict=True)
         if column
     }
     if problems:
-        yield _Row(HEADER_ROW, {}, headers, problems)
+        yield _Row(header_row, {}, headers, problems, header=True)
     width = len(columns)
     for number, cells in rows:
-        if not any(str(cell).strip() for cell in cells if cell is not None):
+        if _is_empty(cells):
             continue
         if any(str(cell).strip() for cell in cells[width:] if cell is not None):
             problem = _("the row has more cells than the header has columns")
@@ -146,7 +159,8 @@ def _json_row(source: str, number: int, item: Any) -> _Row:
         else:
             values[canonical] = value
             headers[canonical] = key
-    return _Row(number, values, headers, problems)
+    # An unknown key says the file is not what it should be, as an unknown column does.
+    return _Row(number, values, headers, problems, header=bool(problems))
 
 
 def _rows(path: Path, source: str, sheet: str | None, notices: list[str]) -> Iterator[_Row]:
@@ -249,11 +263,11 @@ def read_intake_file(
     context = {"now": now} if now else None
     for row in _rows(path, source, sheet, notices):
         if not row.values:
-            yield RowResult(row.number, None, tuple(row.problems))
+            yield RowResult(row.number, None, tuple(row.problems), row.headers, row.header)
             continue
         problems = row.problems + _long_cells(source, row)
         if problems:
-            yield RowResult(row.number, None, tuple(problems))
+            yield RowResult(row.number, None, tuple(problems), row.headers, row.header)
             continue
         try:
             record = IntakeRecord.model_validate(row.values, context=context)
@@ -262,5 +276,6 @@ def read_intake_file(
                 row.number, None, tuple(_problems_from(source, row, error)), row.headers
             )
         else:
-            notices.extend(_lost_letters(source, row))
+            if len(notices) < MAX_PROBLEMS_SHOWN:
+                notices.extend(_lost_letters(source, row))
             yield RowResult(row.number, record, (), row.headers)

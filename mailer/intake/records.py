@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 MAX_NAME_LENGTH = 120
+MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit for a path
 # An intake meeting is planned weeks ahead, not years: a later date is a typo in the year.
 MAX_AHEAD = timedelta(days=2 * 365)
 
@@ -52,7 +53,7 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
-def _clean_text(value: str) -> str:
+def _clean_text(value: str, limit: int = MAX_NAME_LENGTH) -> str:
     value = value.strip()
     try:
         check_header_safe(value)
@@ -64,14 +65,14 @@ def _clean_text(value: str) -> str:
         raise ValueError(_("contains a line break or another control character")) from None
     if not value:
         raise ValueError(_("is empty"))
-    if len(value) > MAX_NAME_LENGTH:
-        raise ValueError(_("is longer than {limit} characters").format(limit=MAX_NAME_LENGTH))
+    if len(value) > limit:
+        raise ValueError(_("is longer than {limit} characters").format(limit=limit))
     return value
 
 
 def _read_email(value: Any) -> Any:
     value = _blank_to_none(value)
-    return None if value is None else read_address(_clean_text(value))
+    return None if value is None else read_address(_clean_text(value, MAX_ADDRESS_LENGTH))
 
 
 Name = Annotated[str, BeforeValidator(read_text), AfterValidator(_clean_text)]

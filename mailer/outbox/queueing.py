@@ -22,7 +22,7 @@ from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
 from mailer.errors import InvalidRecords, MailerError, RowProblem
 from mailer.i18n import _, ngettext
-from mailer.intake.files import HEADER_ROW, RowResult, read_intake_file
+from mailer.intake.files import RowResult, read_intake_file
 from mailer.intake.limits import MAX_PROBLEMS_SHOWN
 from mailer.intake.records import IntakeRecord
 from mailer.letters.compose import Composer
@@ -51,11 +51,11 @@ class FileCheck:
     invalid_rows: set[int] = field(default_factory=set)
     header_problem: bool = False  # the file itself is wrong: no row of it can be queued
 
-    def add(self, problem: RowProblem) -> None:
+    def add(self, problem: RowProblem, *, header: bool = False) -> None:
         self.total_problems += 1
         if len(self.problems) < MAX_PROBLEMS_SHOWN:
             self.problems.append(problem)
-        if problem.row == HEADER_ROW:
+        if header:
             self.header_problem = True
         else:
             self.invalid_rows.add(problem.row)
@@ -173,7 +173,7 @@ def validate_file(
         if result.record is not None:
             problems += _row_problems(path.name, result, result.record, composer.settings, seen)
         for problem in problems:
-            check.add(problem)
+            check.add(problem, header=result.header)
         if result.record is not None and not problems:
             check.valid_rows += 1
         elif result.record is None and not problems:
