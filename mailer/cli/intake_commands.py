@@ -85,9 +85,7 @@ def _summary(report: QueueReport) -> str:
         ngettext("{count} queued", "{count} queued", report.count("queued")),
         ngettext("{count} updated", "{count} updated", updated),
         ngettext("{count} unchanged", "{count} unchanged", report.count("unchanged")),
-        ngettext(
-            "{count} invalid row", "{count} invalid rows", report.invalid_rows
-        ),
+        ngettext("{count} invalid row", "{count} invalid rows", report.invalid_rows),
     ]
     counts = [report.count("queued"), updated, report.count("unchanged"), report.invalid_rows]
     text = ", ".join(part.format(count=count) for part, count in zip(parts, counts, strict=True))
