@@ -297,3 +297,11 @@ def test_a_sheet_whose_header_starts_lower_down_keeps_the_rows_numbers(tmp_path:
     assert problems_of(path) == [
         "in.xlsx:4: parent1_email: 'x' is not an e-mail address; write it as naam@voorbeeld.nl"
     ]
+
+
+def test_a_json_record_without_a_field_names_it_on_its_row(tmp_path: Path) -> None:
+    row = intake_row()
+    del row["meeting_time"]
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(intake_row()) + "\n" + json.dumps(row) + "\n", encoding="utf-8")
+    assert problems_of(path) == ["in.jsonl:2: tijd: is missing"]

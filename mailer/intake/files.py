@@ -67,6 +67,8 @@ class _Row:
     headers: dict[str, str]
     problems: list[RowProblem]
     header: bool = False  # the header row, with the file's own problems
+    # Columns the file lacks: reported once, on the header row, not again on every row.
+    missing: frozenset[str] = frozenset()
 
 
 def _header_problems(
@@ -128,6 +130,7 @@ def _table(source: str, rows: Iterator[tuple[int, list[Any]]]) -> Iterator[_Row]
     }
     if problems:
         yield _Row(header_row, {}, headers, problems, header=True)
+    missing = frozenset(CANONICAL_COLUMNS) - set(headers)
     width = len(columns)
     for number, cells in rows:
         if _is_empty(cells):
@@ -137,7 +140,7 @@ def _table(source: str, rows: Iterator[tuple[int, list[Any]]]) -> Iterator[_Row]
             yield _Row(number, {}, headers, [RowProblem(source, number, _("row"), problem)])
             continue
         values = {column: cell for column, cell in zip(columns, cells, strict=False) if column}
-        yield _Row(number, values, headers, [])
+        yield _Row(number, values, headers, [], missing=missing)
 
 
 def _json_row(source: str, number: int, item: Any) -> _Row:
@@ -198,9 +201,9 @@ def _problems_from(source: str, row: _Row, error: ValidationError) -> list[RowPr
         location = [str(part) for part in issue["loc"] if not isinstance(part, int)]
         field = location[0] if location else ""
         if issue["type"] == "missing":
-            if field not in row.headers:
+            if field in row.missing:
                 continue  # reported once for the file
-            message = _("is empty")
+            message = _("is missing") if field not in row.headers else _("is empty")
         elif issue["type"] == "value_error":
             message = str(issue["ctx"]["error"]) if "ctx" in issue else issue["msg"]
         else:
