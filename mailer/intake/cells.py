@@ -88,8 +88,8 @@ def _date_parts(text: str) -> tuple[int, int, int] | None:
     if match := _ISO.match(folded):
         return int(match[1]), int(match[2]), int(match[3])
     if match := _NUMERIC.match(folded):
-        year = int(match[3])
-        return (2000 + year if year < 100 else year), int(match[2]), int(match[1])
+        year = int(match[3])  # a two-digit year is this century's: 27 is 2027
+        return (2000 + year if len(match[3]) == 2 else year), int(match[2]), int(match[1])
     if (match := _WORDS.match(folded)) and match[2] in MONTHS:
         return int(match[3]), MONTHS[match[2]], int(match[1])
     return None
@@ -115,9 +115,9 @@ def read_date(value: Any) -> Any:
     """A date from `2027-01-12`, `12-01-2027`, `5-1-27`, `7 januari 2027` or a date cell."""
     if isinstance(value, datetime):
         return value.date()
-    if isinstance(value, date) or not isinstance(value, str):
-        if isinstance(value, date):
-            return value
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
         raise ValueError(_("is not a date; {hint}").format(hint=_(_DATE_HINT)))
     text = value.strip()
     if not text:
@@ -126,6 +126,8 @@ def read_date(value: Any) -> Any:
     if parts is None:
         raise ValueError(_("'{text}' is not a date; {hint}").format(text=text, hint=_(_DATE_HINT)))
     year, month, day = parts
+    if not 1 <= year <= 9999:
+        raise ValueError(_("'{text}' is not a date; {hint}").format(text=text, hint=_(_DATE_HINT)))
     if not 1 <= month <= 12:
         raise ValueError(
             _("'{text}' has no month {month}; months go from 1 to 12").format(
