@@ -47,17 +47,19 @@ def init(
     )
 
 
-_ACTION_TEXTS = {
-    "queued": "row {row}: queued {id}  {child}  {when}  to {to}",
-    "updated": "row {row}: {id} is an updated invitation for {child} (the earlier one was sent)",
-    "replaced": "row {row}: {id} for {child} was not sent yet and now holds the changed record; "
-    "review it again",
-    "unchanged": "row {row}: {id} for {child} is already in the outbox as it is; not queued again",
-}
-
-
 def _outcome_line(outcome: RowOutcome) -> str:
-    return _(_ACTION_TEXTS[outcome.action]).format(
+    if outcome.action == "queued":
+        text = _("row {row}: queued {id}  {child}  {when}  to {to}")
+    elif outcome.action == "updated":
+        text = _("row {row}: {id} is an updated invitation for {child} (the earlier one was sent)")
+    elif outcome.action == "replaced":
+        text = _(
+            "row {row}: {id} for {child} was not sent yet and now holds the changed record; "
+            "review it again"
+        )
+    else:
+        text = _("row {row}: {id} for {child} is already in the outbox as it is; not queued again")
+    return text.format(
         row=outcome.row,
         id=outcome.message_id,
         child=outcome.child_name,
@@ -98,7 +100,10 @@ def _print_report(report: QueueReport, as_json: bool) -> None:
     if as_json:
         print_json(
             {
-                "queued": [o.message_id for o in report.outcomes if o.action == "queued"],
+                # Every new message: first invitations and updated ones after a sent letter.
+                "queued": [
+                    o.message_id for o in report.outcomes if o.action in {"queued", "updated"}
+                ],
                 "rows": [
                     {"row": o.row, "action": o.action, "id": o.message_id} for o in report.outcomes
                 ],

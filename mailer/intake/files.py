@@ -78,8 +78,8 @@ def _header_problems(
     if len(cells) > MAX_COLUMNS:
         raise InputFileError(
             _(
-                "{source}:1: the header has {count} columns; an intake file has at most {limit}"
-            ).format(source=source, count=len(cells), limit=MAX_COLUMNS)
+                "{source}:{row}: the header has {count} columns; an intake file has at most {limit}"
+            ).format(source=source, row=row, count=len(cells), limit=MAX_COLUMNS)
         )
     columns: list[str | None] = []
     problems: list[RowProblem] = []
