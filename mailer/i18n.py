@@ -15,9 +15,6 @@ import io
 import os
 from importlib import resources
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
@@ -55,6 +52,10 @@ def _translations(language: str) -> gettext.NullTranslations:
     # The texts in the code are English, so English needs no catalog.
     if language == "en":
         return gettext.NullTranslations()
+    # Imported on first use: importing the CLI (and `send` with it) does not load babel.
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     catalog_file = resources.files("mailer") / "locale" / language / "LC_MESSAGES" / "mailer.po"
     with catalog_file.open("rb") as po:
         catalog = read_po(po, locale=language)
