@@ -15,6 +15,7 @@ from mailer.letters.dating import dated
 from mailer.letters.message import (
     MessageHeaders,
     build_message,
+    check_recipients,
     new_message_id,
     verify_message,
 )
@@ -143,3 +144,29 @@ def test_long_addresses_with_non_ascii_names_stay_two_addresses() -> None:
         ("Hélène", "helene.vandenheuvelbrouwer.1689@example.net"),
         ("Anaïs", "anais.vandenheuvelbrouwer.1689b@example.org"),
     ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Jan: de Vries;",
+        "Smit, Jan",
+        'Jan "papa" de Vries',
+        "Rachid van den Heuvel-Brouwer",
+        "Ünal: Yılmaz; en Ayşe",
+        "Hélène " * 17,
+    ],
+)
+def test_the_recipient_check_of_validation_agrees_with_the_built_message(name: str) -> None:
+    to = [
+        Address(name.strip(), "helene.vandenheuvelbrouwer.1689", "example.net"),
+        Address("Anaïs", "anais.vandenheuvelbrouwer.1689b", "xn--bcher-kva.example"),
+    ]
+    try:
+        check_recipients(to)
+    except UnsafeMessage:
+        with pytest.raises(UnsafeMessage):
+            build_message(headers(to=to), LETTER)
+        return
+    parsed = message_from_bytes(build_message(headers(to=to), LETTER), policy=policy.default)
+    assert [a.addr_spec for a in parsed["To"].addresses] == [a.addr_spec for a in to]

@@ -7,6 +7,7 @@ subprocess and talks to it over a socket.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -56,10 +57,11 @@ def queue_children(workspace: Workspace, run_cli: RunCli, *names: str) -> list[s
         for number, name in enumerate(names)
     ]
     code, out, err = run_cli(
-        "queue", str(write_csv(workspace.root / "in.csv", rows)), "--by", "coach"
+        "queue", str(write_csv(workspace.root / "in.csv", rows)), "--by", "coach", "--json"
     )
     assert code == 0, err
-    return re.findall(r"^queued (\w+)", out, flags=re.MULTILINE)
+    queued: list[str] = json.loads(out)["queued"]
+    return queued
 
 
 def csrf_of(html: str) -> str:

@@ -8,7 +8,7 @@ message page are saved under `test-artifacts/`.
 
 from __future__ import annotations
 
-import re
+import json
 import threading
 from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
@@ -82,9 +82,9 @@ def queue_children(workspace: Workspace, run_cli: RunCli, *names: str) -> dict[s
         for number, name in enumerate(names)
     ]
     path = write_csv(workspace.root / "in.csv", rows)
-    code, out, err = run_cli("queue", str(path), "--by", "coach")
+    code, out, err = run_cli("queue", str(path), "--by", "coach", "--json")
     assert code == 0, err
-    ids = re.findall(r"^queued (\w+)", out, flags=re.MULTILINE)
+    ids = json.loads(out)["queued"]
     return dict(zip(names, ids, strict=True))
 
 

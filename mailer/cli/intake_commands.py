@@ -16,14 +16,13 @@ from mailer.cli.common import (
     print_json,
     print_problem,
 )
-from mailer.errors import InvalidRecords
-from mailer.i18n import _
-from mailer.outbox.store import StoredMessage
+from mailer.errors import InvalidRecords, RowProblem
+from mailer.i18n import _, ngettext
 from mailer.review.decisions import check_person_name
 from mailer.workspace import init_workspace
 
 if TYPE_CHECKING:
-    from mailer.outbox.queueing import QueueReport
+    from mailer.outbox.queueing import QueueReport, RowOutcome
 
 __all__ = ["register"]
 
@@ -50,53 +49,89 @@ def init(
     )
 
 
-def _queued_line(message: StoredMessage) -> str:
-    return (
-        f"queued {message.id}  {message.child_name}  {message.meeting_at:%d-%m-%Y %H:%M}  "
-        f"to {', '.join(message.to)}"
+def _outcome_line(outcome: RowOutcome) -> str:
+    if outcome.action == "queued":
+        text = _("row {row}: queued {id}  {child}  {when}  to {to}")
+    elif outcome.action == "updated":
+        text = _("row {row}: {id} is an updated invitation for {child} (the earlier one was sent)")
+    elif outcome.action == "replaced":
+        text = _(
+            "row {row}: {id} for {child} was not sent yet and now holds the changed record; "
+            "review it again"
+        )
+    else:
+        text = _("row {row}: {id} for {child} is already in the outbox as it is; not queued again")
+    return text.format(
+        row=outcome.row,
+        id=outcome.message_id,
+        child=outcome.child_name,
+        when=f"{outcome.meeting_at:%d-%m-%Y %H:%M}",
+        to=", ".join(outcome.to),
     )
 
 
-def _print_report(report: QueueReport, queued_ids: list[str] | None) -> None:
-    if queued_ids is not None:
+def _print_problems(problems: list[RowProblem], total: int) -> None:
+    for problem in problems:
+        print_problem(str(problem))
+    if total > len(problems):
+        print_problem(
+            ngettext(
+                "... and {count} more problem (only the first {shown} are shown)",
+                "... and {count} more problems (only the first {shown} are shown)",
+                total - len(problems),
+            ).format(count=total - len(problems), shown=len(problems))
+        )
+
+
+def _summary(report: QueueReport) -> str:
+    updated = report.count("updated") + report.count("replaced")
+    parts = [
+        ngettext("{count} queued", "{count} queued", report.count("queued")),
+        ngettext("{count} updated", "{count} updated", updated),
+        ngettext("{count} unchanged", "{count} unchanged", report.count("unchanged")),
+        ngettext("{count} invalid row", "{count} invalid rows", report.invalid_rows),
+    ]
+    counts = [report.count("queued"), updated, report.count("unchanged"), report.invalid_rows]
+    text = ", ".join(part.format(count=count) for part, count in zip(parts, counts, strict=True))
+    if report.count("queued") or updated:
+        return text + ". " + _("Review them with `mailer list` and `mailer show ID`.")
+    return text + "."
+
+
+def _print_report(report: QueueReport, as_json: bool) -> None:
+    if as_json:
         print_json(
             {
-                "queued": queued_ids,
+                # Every new message: first invitations and updated ones after a sent letter.
+                "queued": [
+                    o.message_id for o in report.outcomes if o.action in {"queued", "updated"}
+                ],
+                "rows": [
+                    {"row": o.row, "action": o.action, "id": o.message_id} for o in report.outcomes
+                ],
                 "already_queued": [
                     {"row": row, "id": message_id} for row, message_id in report.already_queued
                 ],
+                "invalid_rows": report.invalid_rows,
                 "problems": [str(problem) for problem in report.problems],
+                "total_problems": report.total_problems,
             }
         )
         return
-    for row, message in report.updated:
-        console.print(
-            f"row {row}: {message.id} is an updated invitation (the earlier one was sent)",
-            markup=False,
-        )
-    for row, message in report.replaced:
-        console.print(
-            f"row {row}: {message.id} was not sent yet and now holds the changed record; "
-            "review it again",
-            markup=False,
-        )
-    for row, message_id in report.already_queued:
-        console.print(
-            f"row {row}: already in the outbox as {message_id}; not queued again", markup=False
-        )
-    for problem in report.problems:
-        print_problem(str(problem))
-    summary = f"{report.queued_count} queued, {len(report.already_queued)} already in the outbox"
-    if report.problems:
-        summary += f", {report.invalid_rows} invalid row(s) skipped"
-    console.print(summary + ". Review them with `mailer list` and `mailer show ID`.", markup=False)
+    sys.stdout.write("".join(f"{_outcome_line(outcome)}\n" for outcome in report.outcomes))
+    _print_problems(report.problems, report.total_problems)
+    if not report.outcomes and not report.problems:
+        console.print(_("The file holds no rows: there is nothing to queue."), markup=False)
+        return
+    console.print(_summary(report), markup=False)
 
 
 def queue(
     file: Annotated[
         Path,
         typer.Argument(
-            metavar=_("FILE"), help="Intake file: .csv (`,` `;` or tab), .json or .jsonl."
+            metavar=_("FILE"),
+            help="Intake file: .xlsx (or .ods, .xls), .csv (`,` `;` or tab), .json or .jsonl.",
         ),
     ],
     home: HomeOption = None,
@@ -111,23 +146,21 @@ def queue(
         bool,
         typer.Option("--skip-invalid", help="Queue the valid rows even when others are invalid."),
     ] = False,
+    sheet: Annotated[
+        str | None,
+        typer.Option("--sheet", help="The sheet of a spreadsheet to read (default: the first)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Validate every row of FILE, then put one invitation per child in the outbox for review."""
     # Imported here, not at the top: other commands start without the letter's libraries.
     from mailer.letters.compose import Composer
     from mailer.letters.rendering import LetterRenderer
-    from mailer.outbox.queueing import queue_file
+    from mailer.outbox.queueing import InvalidIntakeFile, queue_file
 
     opened = open_workspace(home)
     composer = Composer(opened.settings, LetterRenderer(opened.workspace.templates_dir))
-    # A line (or the ID) per message, printed once the file's transaction is committed; the
-    # messages themselves are not kept, so a large export takes little memory.
-    shown: list[str] = []
-
-    def on_queued(message: StoredMessage) -> None:
-        shown.append(message.id if as_json else _queued_line(message))
-
+    notices: list[str] = []
     try:
         report = queue_file(
             file,
@@ -136,16 +169,19 @@ def queue(
             check_person_name(by or default_person()),
             skip_invalid=skip_invalid,
             keep_messages=False,
-            on_queued=on_queued,
+            sheet=sheet,
+            notices=notices,
         )
     except InvalidRecords as invalid:
-        for problem in invalid.problems:
-            print_problem(str(problem))
-        print_problem(f"Nothing was queued: {invalid}.")
+        for notice in notices:
+            print_problem(notice)
+        total = invalid.check.total_problems if isinstance(invalid, InvalidIntakeFile) else 0
+        _print_problems(invalid.problems, max(total, len(invalid.problems)))
+        print_problem(_("Nothing was queued: {reason}.").format(reason=invalid))
         raise typer.Exit(1) from None
-    if not as_json:
-        sys.stdout.write("".join(f"{line}\n" for line in shown))
-    _print_report(report, shown if as_json else None)
+    for notice in notices:
+        print_problem(notice)
+    _print_report(report, as_json)
     if report.problems:
         raise typer.Exit(1)
 

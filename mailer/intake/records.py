@@ -8,7 +8,6 @@ and the demo can fix it.
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -17,99 +16,68 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    EmailStr,
-    Field,
     ValidationInfo,
-    field_validator,
     model_validator,
 )
 
 from mailer.clock import AMSTERDAM, now_in_amsterdam
+from mailer.i18n import _
+from mailer.intake.addresses import read_address
+from mailer.intake.cells import (
+    parse_date_as_written,
+    read_date,
+    read_language,
+    read_minutes,
+    read_names,
+    read_text,
+    read_time,
+)
 from mailer.text_safety import check_header_safe
 
 __all__ = [
-    "DATE_FORMATS",
     "IntakeRecord",
     "Parent",
     "parse_date_as_written",
 ]
 
 MAX_NAME_LENGTH = 120
+MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit for a path
 # An intake meeting is planned weeks ahead, not years: a later date is a typo in the year.
 MAX_AHEAD = timedelta(days=2 * 365)
 
 
 def _blank_to_none(value: Any) -> Any:
+    value = read_text(value)
     if isinstance(value, str) and not value.strip():
         return None
     return value
 
 
-def _clean_text(value: str) -> str:
-    value = check_header_safe(value.strip())
+def _clean_text(value: str, limit: int = MAX_NAME_LENGTH) -> str:
+    value = value.strip()
+    try:
+        check_header_safe(value)
+    except ValueError:
+        if "=?" in value:
+            raise ValueError(
+                _("contains '=?', which mail programs read as encoded text; remove it")
+            ) from None
+        raise ValueError(_("contains a line break or another control character")) from None
     if not value:
-        raise ValueError("is empty")
-    if len(value) > MAX_NAME_LENGTH:
-        raise ValueError(f"is longer than {MAX_NAME_LENGTH} characters")
+        raise ValueError(_("is empty"))
+    if len(value) > limit:
+        raise ValueError(_("is longer than {limit} characters").format(limit=limit))
     return value
 
 
-# ISO first, then the ways Dutch spreadsheets write a date.
-DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y")
+def _read_email(value: Any) -> Any:
+    value = _blank_to_none(value)
+    return None if value is None else read_address(_clean_text(value, MAX_ADDRESS_LENGTH))
 
 
-def parse_date_as_written(text: str) -> tuple[date, str] | None:
-    """The date in `text` and the format it was written in, or None when it is not a date."""
-    for pattern in DATE_FORMATS:
-        try:
-            return datetime.strptime(text.strip(), pattern).date(), pattern
-        except ValueError:
-            continue
-    return None
-
-
-def _parse_date(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if not text:
-        raise ValueError("is empty; write the date as YYYY-MM-DD or DD-MM-YYYY")
-    parsed = parse_date_as_written(text)
-    if parsed:
-        return parsed[0]
-    raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD or DD-MM-YYYY")
-
-
-_TIME = re.compile(r"^(\d{1,2})[:.](\d{2})(?::\d{2})?$")
-
-
-def _parse_time(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    if not value.strip():
-        raise ValueError("is empty; write the time as HH:MM, e.g. 14:30")
-    match = _TIME.match(value.strip())
-    if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ValueError(f"{value.strip()!r} is not a time; write it as HH:MM, e.g. 14:30")
-    return time(int(match[1]), int(match[2]))
-
-
-def _split_names(value: Any) -> Any:
-    if isinstance(value, str):
-        return [name.strip() for name in value.split(";") if name.strip()]
-    return value
-
-
-def _lower_language(value: Any) -> Any:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return "nl"
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-Name = Annotated[str, AfterValidator(_clean_text)]
+Name = Annotated[str, BeforeValidator(read_text), AfterValidator(_clean_text)]
 OptionalName = Annotated[Name | None, BeforeValidator(_blank_to_none)]
-Minutes = Annotated[int, Field(ge=5, le=480)]
-OptionalEmail = Annotated[EmailStr | None, BeforeValidator(_blank_to_none)]
+OptionalEmail = Annotated[str | None, BeforeValidator(_read_email)]
 
 
 class Parent(BaseModel):
@@ -123,6 +91,9 @@ class Parent(BaseModel):
 class IntakeRecord(BaseModel):
     """One validated row: the child, the meeting, the parents and the professionals.
 
+    A parent with a name and no address is greeted in the letter but not mailed; at least one
+    parent needs an address. Addresses are kept in their ASCII form (see `addresses`).
+
     Validation context: `now` (default: the current time in Amsterdam) decides whether the meeting
     lies in the future; `stored=True` reads back a record that was validated when it was queued.
     """
@@ -133,38 +104,35 @@ class IntakeRecord(BaseModel):
     child_name: Name
     group: Name
     location: Name
-    meeting_date: Annotated[date, BeforeValidator(_parse_date)]
-    meeting_time: Annotated[time, BeforeValidator(_parse_time)]
+    meeting_date: Annotated[date, BeforeValidator(read_date)]
+    meeting_time: Annotated[time, BeforeValidator(read_time)]
     parent1_name: OptionalName = None
     parent1_email: OptionalEmail = None
     parent2_name: OptionalName = None
     parent2_email: OptionalEmail = None
-    professionals: Annotated[list[Name], BeforeValidator(_split_names)] = Field(min_length=1)
-    language: Annotated[Literal["nl", "en"], BeforeValidator(_lower_language)] = "nl"
-    duration_minutes: Annotated[Minutes | None, BeforeValidator(_blank_to_none)] = None
-
-    @field_validator("parent1_email", "parent2_email")
-    @classmethod
-    def _email_is_header_safe(cls, value: str | None) -> str | None:
-        return check_header_safe(value) if value else value
+    professionals: Annotated[list[Name], BeforeValidator(read_names)]
+    language: Annotated[Literal["nl", "en"], BeforeValidator(read_language)] = "nl"
+    duration_minutes: Annotated[int | None, BeforeValidator(read_minutes)] = None
 
     @model_validator(mode="after")
     def _parents_are_complete(self) -> IntakeRecord:
+        # "field: problem": the file reader reports it under that field's column.
         for number in (1, 2):
             name = getattr(self, f"parent{number}_name")
             email = getattr(self, f"parent{number}_email")
-            if name and not email:
-                raise ValueError(f"parent{number}_email: parent {number} has a name but no e-mail")
             if email and not name:
-                raise ValueError(f"parent{number}_name: parent {number} has an e-mail but no name")
+                raise ValueError(
+                    f"parent{number}_name: "
+                    + _("parent {number} has an e-mail address but no name").format(number=number)
+                )
         if not (self.parent1_email or self.parent2_email):
-            raise ValueError("parent1_email: at least one parent with an e-mail address is needed")
+            raise ValueError("parent1_email: " + _("at least one parent needs an e-mail address"))
         if (
             self.parent1_email
             and self.parent2_email
             and self.parent1_email.casefold() == self.parent2_email.casefold()
         ):
-            raise ValueError("parent2_email: is the same address as parent1_email")
+            raise ValueError("parent2_email: " + _("is the same address as parent 1's"))
         return self
 
     @model_validator(mode="after")
@@ -178,29 +146,44 @@ class IntakeRecord(BaseModel):
         now: datetime = context.get("now") or now_in_amsterdam()
         if start.astimezone(UTC).astimezone(AMSTERDAM).time() != self.meeting_time:
             raise ValueError(
-                f"meeting_time: {self.meeting_time:%H:%M} does not exist on "
-                f"{self.meeting_date:%d-%m-%Y} (the clocks go forward that night); choose "
-                "another time"
+                "meeting_time: "
+                + _(
+                    "{time} does not exist on {date} (the clocks go forward that night); "
+                    "choose another time"
+                ).format(time=f"{self.meeting_time:%H:%M}", date=f"{self.meeting_date:%d-%m-%Y}")
             )
         if start.replace(fold=1).utcoffset() != start.utcoffset():
             raise ValueError(
-                f"meeting_time: {self.meeting_time:%H:%M} happens twice on "
-                f"{self.meeting_date:%d-%m-%Y} (the clocks go back that night); choose "
-                "another time"
+                "meeting_time: "
+                + _(
+                    "{time} happens twice on {date} (the clocks go back that night); "
+                    "choose another time"
+                ).format(time=f"{self.meeting_time:%H:%M}", date=f"{self.meeting_date:%d-%m-%Y}")
             )
         if start <= now:
             raise ValueError(
-                f"meeting_date: the meeting ({start:%d-%m-%Y %H:%M}) is not in the future"
+                "meeting_date: "
+                + _("the meeting ({when}) is not in the future").format(
+                    when=f"{start:%d-%m-%Y %H:%M}"
+                )
             )
         if start > now + MAX_AHEAD:
             raise ValueError(
-                f"meeting_date: the meeting ({start:%d-%m-%Y}) is more than two years ahead; "
-                "check the year"
+                "meeting_date: "
+                + _("the meeting ({when}) is more than two years ahead; check the year").format(
+                    when=f"{start:%d-%m-%Y}"
+                )
             )
         return self
 
     @property
+    def greeted_names(self) -> list[str]:
+        """Every parent's name, with or without an address: the letter greets them all."""
+        return [name for name in (self.parent1_name, self.parent2_name) if name]
+
+    @property
     def parents(self) -> list[Parent]:
+        """The parents who are mailed: those with an address."""
         found = []
         for name, email in (
             (self.parent1_name, self.parent1_email),

@@ -46,7 +46,8 @@ def letter_context(
 ) -> dict[str, Any]:
     """Everything the templates may use; `previous` is the earlier meeting of a rescheduled one."""
     language = record.language
-    parent_names = [parent.name for parent in record.parents]
+    # Every parent is greeted, also one without an address (who is not mailed).
+    parent_names = record.greeted_names
     sender = settings.sender_address
     reply_to = settings.reply_to_address
     duration = record.duration_minutes or settings.meeting_duration_minutes

@@ -26,6 +26,7 @@ from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 from email.parser import BytesHeaderParser
 from email.utils import formataddr, make_msgid
+from typing import Any
 
 from mailer.errors import UnsafeMessage
 from mailer.letters.rendering import RenderedLetter
@@ -36,6 +37,7 @@ __all__ = [
     "LetterParts",
     "MessageHeaders",
     "build_message",
+    "check_recipients",
     "letter_parts",
     "new_message_id",
     "verify_message",
@@ -128,8 +130,7 @@ def verify_message(data: bytes, headers: MessageHeaders) -> None:
             "a field holds text that mail programs read as a header"
         )
     for name, addresses in _expected_addresses(headers).items():
-        found = [address.addr_spec for address in parsed[name].addresses]
-        if found != addresses:
+        if _addresses_in(parsed, name) != addresses:
             raise UnsafeMessage(f"the {name} header does not hold exactly the expected addresses")
     for name in ("Subject", "Message-ID"):
         # Folding may move a value to a continuation line; unfolded words must be identical.
@@ -138,6 +139,26 @@ def verify_message(data: bytes, headers: MessageHeaders) -> None:
     for line in data.split(b"\r\n"):
         if len(line) > MAX_LINE_OCTETS:
             raise UnsafeMessage(f"a line is longer than {MAX_LINE_OCTETS} octets")
+
+
+def _addresses_in(parsed: Message, name: str) -> list[str] | None:
+    """The addresses a header holds as a mail program reads them, or None when it cannot."""
+    try:
+        header: Any = parsed[name]
+        return [address.addr_spec for address in header.addresses]
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None  # e.g. a name the parser reads as a group ("a: b;")
+
+
+def check_recipients(to: Sequence[Address]) -> None:
+    """Raise UnsafeMessage unless a To header of exactly these addresses is written and read
+    back unchanged: the same check `build_message` makes, without a letter, so that intake
+    validation finds a problem before anything is queued."""
+    message = Message(policy=_WIRE)
+    message["To"] = ", ".join(_mailbox(address) for address in to)
+    parsed = _HEADERS_ONLY.parsebytes(message.as_bytes(policy=_WIRE))
+    if _addresses_in(parsed, "To") != [address.addr_spec for address in to]:
+        raise UnsafeMessage("the To header does not hold exactly the expected addresses")
 
 
 def _mailbox(address: Address) -> str:
