@@ -11,7 +11,7 @@ import re
 
 from mailer.i18n import _
 
-__all__ = ["account_refusal_line", "is_account_refusal", "is_throttle"]
+__all__ = ["account_refusal_line", "is_account_refusal", "is_quota", "is_throttle"]
 
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 # (reply code, enhanced status prefix) that providers use to say "too fast, too many": Exchange
@@ -48,13 +48,17 @@ def is_account_refusal(code: int, message: str) -> bool:
     return _status(message).startswith("5.7.") and any(word in text for word in _SENDER_WORDS)
 
 
+def is_quota(reply: str) -> bool:
+    """Whether a refusal of the mailbox is its daily quota (which ends by itself)."""
+    return any(word in reply.lower() for word in _QUOTA_WORDS)
+
+
 def account_refusal_line(reply: str) -> str:
     """What the provider said about the mailbox, and what to do."""
-    if any(word in reply.lower() for word in _QUOTA_WORDS):
-        return _(
-            "the provider's sending quota for this mailbox is used up ({reply}); the letters "
-            "stay approved: run `mailer send` again tomorrow"
-        ).format(reply=reply)
+    if is_quota(reply):
+        return _("the provider's daily sending quota for this mailbox is used up ({reply})").format(
+            reply=reply
+        )
     return _(
         "the provider refuses to send from this mailbox ({reply}); check MAILER_SENDER and the "
         "login (MAILER_SMTP_USERNAME), or ask your administrator whether this mailbox may send "

@@ -50,6 +50,7 @@ from mailer.sending.rate_limit import (
     Taken,
 )
 from mailer.sending.records import TAKEN_BY_ANOTHER_SENDER, give_back_request, outcome_request
+from mailer.sending.replies import is_quota
 from mailer.sending.smtp_client import (
     SmtpError,
     SmtpThrottled,
@@ -227,7 +228,9 @@ class _Transaction:
         if (result.about_server or result.throttled) and self.claimed is not None:
             self.run.give_back(self.claimed, result.reply)
         if result.about_server:
-            self.run.stop(result.reply)
+            # A quota ends by itself within a day; anything else needs a person first.
+            day = self.run.pace.clock.now() + 24 * 60 * 60.0 if is_quota(result.reply) else None
+            self.run.stop(result.reply, resume_at=day)
             self.run.report.skipped[NOT_SENT] += 1
         elif not result.throttled:
             self.run.answered(self.claimed or self.to_send.stored, result)
