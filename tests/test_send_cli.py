@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import smtplib
 import subprocess
@@ -16,6 +17,7 @@ from mailer.errors import MessageNotFound
 from mailer.outbox.store import Outbox, State
 from mailer.sending.local_server import free_port, read_received
 from mailer.workspace import Workspace
+from tests.provider_servers import ProviderHandler, provider_server
 from tests.smtp_servers import (
     PASSWORD,
     USER,
@@ -285,3 +287,48 @@ def test_send_exits_1_when_a_letter_was_held_back_for_a_person_to_look_at(
     assert "1 sent" in out and "changed after approval" in out
     outbox = Outbox(workspace.outbox_dir)
     assert (outbox.load(first).state, outbox.load(second).state) == (State.SENT, State.APPROVED)
+
+
+def test_a_quota_stop_is_one_line_with_what_was_sent_and_when_to_go_on(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = approved_outbox(workspace, 4)
+    handler = ProviderHandler(quota_after=1)
+    with provider_server(handler) as server:
+        point_at(monkeypatch, smtp_env(server))
+        code, out, err = run_cli("send", "--yes")
+    assert code == 1 and "Traceback" not in out + err
+    (line,) = err.strip().splitlines()
+    assert "daily sending quota for this mailbox is used up (554 5.2.0" in line
+    assert "1 sent; 3 not sent stay approved: run `mailer send` again after " in line
+    assert out.startswith("Sending 4 message(s), no pace limit.")
+    outbox = Outbox(workspace.outbox_dir)
+    assert sorted(outbox.load(i).state for i in ids) == [State.APPROVED] * 3 + [State.SENT]
+
+
+def test_more_connections_than_the_provider_accepts_are_refused_in_one_line(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approved_outbox(workspace, 1)
+    point_at(monkeypatch, {"MAILER_SMTP_MAX_CONNECTIONS": "3", "MAILER_RATE_LIMIT": "30"})
+    code, out, err = run_cli("send", "--yes", "--connections", "4")
+    assert code == 1 and "Traceback" not in out + err
+    assert err.strip().splitlines() == [
+        "error: --connections 4: the server accepts at most 3 at the same time from one "
+        "mailbox (smtp max_connections); use --connections 3 or fewer"
+    ]
+
+
+def test_a_long_run_says_its_pace_and_when_it_should_be_ready(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approved_outbox(workspace, 2)
+    with smtp_server(RecordingHandler()) as server:
+        point_at(monkeypatch, smtp_env(server, MAILER_RATE_LIMIT="30"))
+        code, out, _ = run_cli("send", "--yes", "--limit", "1")
+        assert code == 0
+        assert re.match(r"Sending 1 message\(s\) at 30 per minute: ready around \d\d:\d\d ", out)
+        monkeypatch.setenv("MAILER_UI_LANGUAGE", "nl")  # what staff read by default
+        code, out, _ = run_cli("send", "--yes")
+    assert code == 0
+    assert re.match(r"1 bericht\(en\) verzenden, 30 per minuut: klaar rond \d\d:\d\d ", out)
