@@ -116,6 +116,9 @@ class _Run:
     signal_name: str | None = None
     waiting: list[_Outcome] = field(default_factory=list)
     throttles_in_a_row: int = 0
+    # Another sender walks the same queue (it took a message first): this run then takes from
+    # the other end, so that the two stop reading the same letters one after the other.
+    from_the_end: bool = False
     connected_once: bool = False  # a refused connection is the server's mood, not a setting
 
     def stop(self, reason: str, resume_at: float | None = None) -> None:
@@ -124,11 +127,22 @@ class _Run:
             if resume_at is not None:
                 self.report.resume_at = datetime.fromtimestamp(resume_at, AMSTERDAM)
 
+    def take(self) -> str:
+        """The next message to send."""
+        return self.queue.pop() if self.from_the_end else self.queue.popleft()
+
+    def put_back(self, message_id: str) -> None:
+        """`message_id` goes back to be taken next."""
+        if self.from_the_end:
+            self.queue.append(message_id)
+        else:
+            self.queue.appendleft(message_id)
+
     async def slow_down(self, message_id: str, reply: str) -> None:
         """The server asked to slow down: `message_id` goes back first in line, this run keeps
         one connection fewer at half the pace, and this connection pauses; too many such
         answers in a row stop the run."""
-        self.queue.appendleft(message_id)
+        self.put_back(message_id)
         self.report.throttled += 1
         self.throttles_in_a_row += 1
         if self.throttles_in_a_row > THROTTLES_IN_A_ROW:
@@ -313,13 +327,14 @@ async def _start(run: _Run, message_id: str, to_send: ToSend) -> Reservation | N
     try:
         start = await run.pace.start(message_id, len(to_send.stored.to))
     except asyncio.CancelledError:
-        run.queue.appendleft(message_id)  # counted as not sent
+        run.put_back(message_id)  # counted as not sent
         raise
     if isinstance(start, Taken):
         run.report.skipped[TAKEN_BY_ANOTHER_SENDER] += 1
+        run.from_the_end = not run.from_the_end
         return None
     if isinstance(start, CapReached):
-        run.queue.appendleft(message_id)
+        run.put_back(message_id)
         limit = run.pace.daily_limit
         run.stop(
             _(
@@ -331,7 +346,7 @@ async def _start(run: _Run, message_id: str, to_send: ToSend) -> Reservation | N
         return None
     if run.report.stopped is not None:  # while this one waited
         run.pace.give_back(start)
-        run.queue.appendleft(message_id)
+        run.put_back(message_id)
         return None
     return start
 
@@ -343,7 +358,7 @@ async def _worker(run: _Run, number: int) -> None:
     client: aiosmtplib.SMTP | None = None
     try:
         while run.queue and run.report.stopped is None and number < run.connections:
-            message_id = run.queue.popleft()
+            message_id = run.take()
             # With a pace the next start is a while off: the answers so far go to disk now;
             # without one, they wait for the next claim, at most a moment.
             run.commit_answers(older_than=0.0 if run.pace.interval else ANSWER_WAIT_SECONDS)
@@ -359,7 +374,7 @@ async def _worker(run: _Run, number: int) -> None:
                 if not isinstance(connected, aiosmtplib.SMTP):
                     run.pace.give_back(start)
                     if connected is None:
-                        run.queue.appendleft(message_id)
+                        run.put_back(message_id)
                     else:
                         await run.slow_down(message_id, str(connected))
                     continue
