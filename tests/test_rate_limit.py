@@ -118,3 +118,32 @@ def test_zero_means_no_limit_and_no_database_work(outbox: Outbox) -> None:
 def test_negative_rate_is_refused(outbox: Outbox) -> None:
     with pytest.raises(ValueError, match="per_minute"):
         SendPace(outbox, MAILBOX, -1)
+
+
+class StoppedWhileWaiting(FakeClock):
+    """A clock whose waits never end by themselves: the run is stopped during them."""
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.Event().wait()
+
+
+def test_a_start_given_up_while_waiting_counts_for_nothing(
+    workspace: Workspace, outbox: Outbox
+) -> None:
+    clock = StoppedWhileWaiting()
+    pace = SendPace(outbox, MAILBOX, 30, daily_limit=2, clock=clock)
+    starts(pace, "hhhhhh01")  # the first start needs no wait
+
+    async def stop_while_waiting() -> None:
+        waiting = asyncio.create_task(pace.start("hhhhhh02", 1))
+        await asyncio.sleep(0)  # let it reserve and begin to wait
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(stop_while_waiting())
+    # Neither the daily count nor the message is held by the start that was given up.
+    other = SendPace(
+        open_outbox(workspace), MAILBOX, 0, daily_limit=2, clock=FakeClock(clock.now())
+    )
+    assert isinstance(starts(other, "hhhhhh02")[0], Reservation)

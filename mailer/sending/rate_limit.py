@@ -97,8 +97,12 @@ class SendPace:
         )
         if isinstance(reserved, Reservation):
             delay = reserved.at - self.clock.now()
-            if delay > 0:
-                await self.clock.sleep(delay)
+            try:
+                if delay > 0:
+                    await self.clock.sleep(delay)
+            except asyncio.CancelledError:
+                self.give_back(reserved)  # stopped while waiting: the start was not used
+                raise
         return reserved
 
     def give_back(self, reservation: Reservation) -> None:
