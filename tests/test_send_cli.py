@@ -332,3 +332,22 @@ def test_a_long_run_says_its_pace_and_when_it_should_be_ready(
         code, out, _ = run_cli("send", "--yes")
     assert code == 0
     assert re.match(r"1 bericht\(en\) verzenden, 30 per minuut: klaar rond \d\d:\d\d ", out)
+
+
+def test_check_shows_the_pace_a_provider_preset_brings(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = workspace.settings_file.read_text(encoding="utf-8")
+    # A workspace moved to Microsoft 365: the demo's server lines go, the provider comes in.
+    for line in ('host = "127.0.0.1"\n', "port = 8025\n", 'security = "none"      '):
+        settings = settings.replace(line, "", 1)
+    settings = settings.replace("[smtp]\n", '[smtp]\nprovider = "microsoft365"\n', 1)
+    workspace.settings_file.write_text(settings, encoding="utf-8")
+    point_at(monkeypatch, {"MAILER_SMTP_AUTH": "password"})
+    code, out, err = run_cli("check")
+    assert code == 0, err
+    assert "server smtp.office365.com:587 (STARTTLS)" in out
+    assert (
+        "Pace for this mailbox, over every `mailer send`: 30 messages per minute, at most "
+        "10000 recipients a day, at most 3 connections." in out
+    )

@@ -28,6 +28,7 @@ from mailer.cli.common import (
 from mailer.cli.review_commands import list_messages
 from mailer.cli.send_output import (
     confirm,
+    limits_line,
     print_dry_run,
     print_outcome,
     send_with_progress,
@@ -134,6 +135,7 @@ def check(
         f"Configuration OK: sender {settings.sender}, server {server_line(settings)}, {login}.",
         markup=False,
     )
+    console.print(limits_line(settings), markup=False)
     if smtp:
         asyncio.run(_try_login(settings))
         console.print(

@@ -33,6 +33,7 @@ from mailer.sending.run import NOT_SENT, SendEvent, SendReport, send_approved
 __all__ = [
     "STOP_SIGNALS",
     "confirm",
+    "limits_line",
     "pace_line",
     "print_dry_run",
     "print_outcome",
@@ -115,6 +116,25 @@ def confirm(opened: Opened, count: int, yes: bool) -> None:
 
 def _event_line(event: SendEvent) -> str:
     return f"{event.message_id}  {event.detail}"
+
+
+def limits_line(settings: Settings) -> str:
+    """The sending mailbox's limits as `mailer send` will keep them (for `mailer check`)."""
+    if settings.rate_limit:
+        pace = _("{rate:g} messages per minute").format(rate=settings.rate_limit)
+    else:
+        pace = _("no pace limit")
+    if settings.daily_recipient_limit:
+        cap = _("at most {cap} recipients a day").format(cap=settings.daily_recipient_limit)
+    else:
+        cap = _("no daily cap")
+    if settings.smtp_max_connections:
+        most = _("at most {most} connections").format(most=settings.smtp_max_connections)
+    else:
+        most = _("any number of connections")
+    return _("Pace for this mailbox, over every `mailer send`: {pace}, {cap}, {most}.").format(
+        pace=pace, cap=cap, most=most
+    )
 
 
 def pace_line(settings: Settings, count: int) -> str:

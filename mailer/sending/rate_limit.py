@@ -1,5 +1,6 @@
-"""The sending mailbox's pace for one send run: messages per minute and the daily recipient cap,
-held across every `send` process using the same outbox (`outbox.pace` keeps them).
+"""The sending mailbox's limits for one send run: messages per minute and the daily recipient
+cap, held across every `send` process using the same outbox (`outbox.pace` keeps them), and the
+connections the server accepts at the same time.
 
 The clock is injected: tests move it by hand instead of waiting, and see every wait.
 """
@@ -11,6 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from mailer.config import Settings
+from mailer.errors import OutboxError
+from mailer.i18n import _
 from mailer.outbox.pace import CapReached, Reservation, Taken, release, reserve_start
 from mailer.outbox.store import Outbox
 
@@ -22,6 +26,7 @@ __all__ = [
     "SendPace",
     "SystemClock",
     "Taken",
+    "check_connections",
 ]
 
 # Once the server asked to slow down, a run without a limit still keeps this much between starts.
@@ -110,3 +115,17 @@ class SendPace:
         take the message."""
         if reservation.seq:
             release(self.outbox, reservation)
+
+
+def check_connections(settings: Settings, connections: int) -> None:
+    """Refuse more connections than the server accepts from one mailbox."""
+    if connections < 1:
+        raise OutboxError(_("--connections must be 1 or more"))
+    most = settings.smtp_max_connections
+    if most and connections > most:
+        raise OutboxError(
+            _(
+                "--connections {asked}: the server accepts at most {most} at the same time from "
+                "one mailbox (smtp max_connections); use --connections {most} or fewer"
+            ).format(asked=connections, most=most)
+        )

@@ -20,10 +20,10 @@ import contextlib
 import signal
 import time
 from collections import deque
-from collections.abc import Awaitable, Collection, Iterator
+from collections.abc import Awaitable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiosmtplib
 
@@ -48,6 +48,7 @@ from mailer.sending.rate_limit import (
     Reservation,
     SendPace,
     Taken,
+    check_connections,
 )
 from mailer.sending.records import TAKEN_BY_ANOTHER_SENDER, give_back_request, outcome_request
 from mailer.sending.replies import is_quota
@@ -58,6 +59,7 @@ from mailer.sending.smtp_client import (
     check_security,
     connect,
 )
+from mailer.sending.stop_signals import stop_signals_cancel
 
 __all__ = [
     "NOT_SENT",
@@ -394,37 +396,11 @@ async def _worker(run: _Run, number: int) -> None:
             await _close(client)
 
 
-@contextlib.contextmanager
-def _stop_signals_cancel(run: _Run, numbers: Collection[signal.Signals]) -> Iterator[None]:
-    """While the run lasts, these signals stop it as Ctrl-C does (asyncio cancels the main task
-    on SIGINT); the handlers from before are put back afterwards."""
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    previous: dict[signal.Signals, Any] = {}
-
-    def on_signal(number: signal.Signals) -> None:
-        run.signal_name = number.name
-        if main is not None:
-            main.cancel()
-
-    for number in numbers:
-        handler = signal.getsignal(number)
-        try:
-            loop.add_signal_handler(number, on_signal, number)
-        except (RuntimeError, ValueError, NotImplementedError):
-            continue  # not the main thread, or Windows: Ctrl-C still works
-        previous[number] = handler
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            loop.remove_signal_handler(number)
-            if handler is not None:  # None: set outside Python, cannot be put back
-                signal.signal(number, handler)
-
-
 async def _send(run: _Run, connections: int, stop_signals: Collection[signal.Signals]) -> None:
-    with _stop_signals_cancel(run, stop_signals):
+    def stopped_by(name: str) -> None:
+        run.signal_name = name
+
+    with stop_signals_cancel(stop_signals, stopped_by):
         try:
             async with asyncio.TaskGroup() as group:
                 for number in range(connections):
@@ -482,20 +458,6 @@ def send_approved(
         if untouched:
             report.skipped[NOT_SENT] += untouched
     return report
-
-
-def check_connections(settings: Settings, connections: int) -> None:
-    """Refuse more connections than the server accepts from one mailbox."""
-    if connections < 1:
-        raise OutboxError(_("--connections must be 1 or more"))
-    most = settings.smtp_max_connections
-    if most and connections > most:
-        raise OutboxError(
-            _(
-                "--connections {asked}: the server accepts at most {most} at the same time from "
-                "one mailbox (smtp max_connections); use --connections {most} or fewer"
-            ).format(asked=connections, most=most)
-        )
 
 
 def _no_progress(_event: SendEvent) -> None:
