@@ -54,9 +54,19 @@ class ProviderHandler(RecordingHandler):
     throttle: str = SLOW_DOWN
     quota_after: int | None = None  # after this many messages, DATA gets QUOTA_EXCEEDED
     max_open: int | None = None  # one more connection at the same time gets TOO_MANY_CONNECTIONS
+    drop_at_mail: int | None = None  # cut the connection at this MAIL FROM (counted from 1)
     open_connections: int = 0
     refused_connections: int = 0
     throttled: int = 0
+
+    async def handle_MAIL(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.drop_at_mail is not None and self.mail_commands + 1 == self.drop_at_mail:
+            self.mail_commands += 1
+            server.transport.abort()  # as a provider's front end that restarts
+            return "421 4.3.2 Service not available"
+        return await super().handle_MAIL(server, session, envelope, address, options)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         sent = len(self.arrivals)

@@ -171,3 +171,14 @@ def test_the_daily_cap_stops_the_run_and_says_when_to_go_on(
     assert report.stopped is not None and "daily limit of 3 recipients" in report.stopped
     assert report.resume_at is not None and report.skipped[NOT_SENT] == 1
     assert states(outbox, ids) == {State.SENT: 3, State.APPROVED: 1}
+
+
+def test_a_connection_cut_before_a_letter_was_handed_over_is_tried_again_in_the_run(
+    workspace: Workspace, outbox: Outbox, provider: Any
+) -> None:
+    ids = approved_outbox(workspace, 4)
+    handler = ProviderHandler(drop_at_mail=3)
+    report = send_approved(outbox, provider(handler), clock=FakeClock())
+    assert sorted(report.ids(State.SENT)) == sorted(ids)
+    assert report.throttled == 1 and report.ids(State.UNKNOWN) == []
+    assert all(len(outbox.load(message_id).attempts) == 1 for message_id in ids)
