@@ -21,8 +21,20 @@ _THROTTLES = ((432, "4.3.2"), (451, "4.7."), (452, "4.5.3"), (454, "4.7.0"))
 # A refusal of the mailbox, whatever the message: Exchange's `554 5.2.0 ...
 # SubmissionQuotaExceeded`, Google's `550 5.4.5 Daily user sending quota exceeded`.
 _QUOTA_WORDS = ("quota", "5.4.5")
-# Security refusals (5.7.x) that are about the sender or the login, not the message's content.
-_SENDER_WORDS = ("relay", "send as", "sendas", "authenticat", "permission", "sender", "5.7.30")
+# Security refusals (5.7.x) that are about the sender or the login, not the message's content;
+# Exchange Online's 5.7.705, 5.7.708 and 5.7.750 block the whole tenant or its address.
+_SENDER_WORDS = (
+    "relay",
+    "send as",
+    "sendas",
+    "authenticat",
+    "permission",
+    "sender",
+    "5.7.30",
+    "5.7.705",
+    "5.7.708",
+    "5.7.750",
+)
 
 
 def _status(message: str) -> str:
