@@ -9,6 +9,7 @@ environment or `.env`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -35,11 +36,14 @@ from mailer.i18n import LANGUAGES, _
 from mailer.text_safety import check_header_safe
 
 __all__ = [
+    "PRESETS",
     "Location",
     "Provider",
+    "ProviderPreset",
     "Security",
     "Settings",
     "SmtpAuth",
+    "is_loopback",
     "load_settings",
     "parse_mailbox",
 ]
@@ -76,11 +80,74 @@ class Provider(StrEnum):
     GOOGLE = "google"
 
 
+class ProviderPreset(BaseModel):
+    """What `[smtp] provider` fills in when the settings leave it out: the server, and the pace
+    the provider accepts from one mailbox over SMTP."""
+
+    model_config = ConfigDict(frozen=True)
+    host: str
+    port: int
+    security: Security
+    rate_limit: float  # messages per minute
+    daily_recipients: int  # recipients per 24 hours
+    max_connections: int  # connections at the same time
+
+
+PRESETS: dict[Provider, ProviderPreset] = {
+    # Exchange Online: 30 messages a minute and 10,000 recipients a day per mailbox; a fourth
+    # connection at the same time is refused with `432 4.3.2`.
+    Provider.MICROSOFT365: ProviderPreset(
+        host="smtp.office365.com",
+        port=587,
+        security=Security.STARTTLS,
+        rate_limit=30,
+        daily_recipients=10_000,
+        max_connections=3,
+    ),
+    # Google Workspace: 2,000 messages a day per user; Gmail gives no per-minute figure, so a
+    # pace that stays well clear of its "unusual rate" throttling.
+    Provider.GOOGLE: ProviderPreset(
+        host="smtp.gmail.com",
+        port=587,
+        security=Security.STARTTLS,
+        rate_limit=20,
+        daily_recipients=2_000,
+        max_connections=3,
+    ),
+}
+# The setting each part of a preset fills.
+_PRESET_FIELDS = {
+    "host": "smtp_host",
+    "port": "smtp_port",
+    "security": "smtp_security",
+    "rate_limit": "rate_limit",
+    "daily_recipients": "daily_recipient_limit",
+    "max_connections": "smtp_max_connections",
+}
+# Without a provider: a server elsewhere gets Microsoft 365's pace, the most common and the
+# strictest; a server on this computer (the demo's) has no limit.
+DEFAULT_RATE_LIMIT = 30.0
+
+
 class Location(BaseModel):
     """A childcare location as it appears in the letter and the calendar invitation."""
 
     model_config = ConfigDict(extra="forbid")
     address: str = ""
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this computer (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip().strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_mailbox(value: str) -> Address:
@@ -108,7 +175,11 @@ class Settings(BaseModel):
     sender: str = "Kinderopvang <intake@kinderopvang.example>"
     reply_to: str = ""
     four_eyes: bool = False
-    rate_limit: float = Field(default=0, ge=0)
+    # Messages per minute for the sending mailbox, shared by every `send` using this outbox
+    # (0: no limit). Left out: the provider's pace, see `_provider_presets`.
+    rate_limit: float = Field(default=DEFAULT_RATE_LIMIT, ge=0)
+    # Recipients per 24 hours for the sending mailbox (0: no cap).
+    daily_recipient_limit: int = Field(default=0, ge=0)
     # The shared outbox of a team: postgresql://user:password@host:5432/dbname. Empty: the
     # workspace's own SQLite file. A secret when it holds a password (see `_flatten_toml`).
     database_url: SecretStr = SecretStr("")
@@ -128,6 +199,9 @@ class Settings(BaseModel):
     smtp_ca_file: str = ""
     # `security = "none"` is refused for a host other than this computer unless this is set.
     smtp_allow_plaintext_remote: bool = False
+    # Connections the server accepts at the same time from one mailbox (0: no limit); `send`
+    # uses one unless told `--connections N`.
+    smtp_max_connections: int = Field(default=0, ge=0, le=16)
 
     # OAuth 2.0 sign-in (mailer/signin/). `provider` chooses the sign-in service and makes
     # `auth = "oauth2"` the default; host, port and security are still written out.
@@ -155,12 +229,21 @@ class Settings(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _providers_sign_in_with_oauth(cls, data: Any) -> Any:
-        # A provider preset chooses OAuth unless `auth` is given: both providers are ending
-        # password logins for SMTP.
-        if isinstance(data, Mapping) and data.get("smtp_provider") and "smtp_auth" not in data:
-            return {**data, "smtp_auth": SmtpAuth.OAUTH2}
-        return data
+    def _provider_presets(cls, data: Any) -> Any:
+        """Fill what the settings leave out from the provider's preset; what is given wins."""
+        if not isinstance(data, Mapping):
+            return data
+        filled = dict(data)
+        provider = filled.get("smtp_provider")
+        preset = PRESETS.get(Provider(provider)) if provider in set(Provider) else None
+        if preset is not None:
+            # Both providers are ending password logins for SMTP.
+            filled.setdefault("smtp_auth", SmtpAuth.OAUTH2)
+            for name, value in preset.model_dump().items():
+                filled.setdefault(_PRESET_FIELDS[name], value)
+        elif "rate_limit" not in filled and is_loopback(str(filled.get("smtp_host", "127.0.0.1"))):
+            filled["rate_limit"] = 0  # a local server (the demo's) has no limit
+        return filled
 
     @field_validator("ui_language")
     @classmethod

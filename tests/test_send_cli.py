@@ -4,6 +4,7 @@ test_purge)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import smtplib
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 from mailer.outbox.store import Outbox, State
 from mailer.sending.local_server import free_port, read_received
 from mailer.workspace import Workspace
+from tests.provider_servers import ProviderHandler, provider_server
 from tests.smtp_servers import (
     PASSWORD,
     USER,
@@ -29,6 +31,12 @@ from tests.smtp_servers import (
 from tests.tampering import overwrite_stored_bytes
 
 Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording."""
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
 
 
 def point_at(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
@@ -133,7 +141,7 @@ def test_wrong_password_never_appears_in_any_output(
         assert secret not in out and secret not in err
     assert outputs[0][0] == 0 and "password set" in outputs[0][1]
     assert outputs[1][0] == 1 and "login as 'intake' refused" in outputs[1][2]
-    assert outputs[2][0] == 1 and "stopped:" in outputs[2][2]
+    assert outputs[2][0] == 1 and "Stopped:" in outputs[2][2]
     assert len(outputs[1][2].strip().splitlines()) == 1
     assert good[0] == 0 and "logged in; nothing was sent" in good[1]
     stored = b"".join(path.read_bytes() for path in workspace.outbox_dir.glob("outbox.sqlite3*"))
@@ -185,7 +193,8 @@ def test_a_mistyped_host_is_one_line_and_leaves_messages_approved(
     ]
     code, out, err = run_cli("send", "--yes")
     assert code == 1 and "Traceback" not in out + err
-    assert "stopped: a..example:8025: 'a..example' is not a valid host name" in err
+    assert "Stopped: a..example:8025: 'a..example' is not a valid host name" in err
+    assert "0 sent; 2 not sent stay approved" in err
     assert out.strip().endswith("2 skipped (2 not sent because the run stopped).")
     outbox = Outbox(workspace.outbox_dir)
     assert {outbox.load(message_id).state for message_id in ids} == {State.APPROVED}
@@ -194,12 +203,12 @@ def test_a_mistyped_host_is_one_line_and_leaves_messages_approved(
     assert "unknown" not in err and "Would send 2 message(s)" in out
 
 
-def test_failed_messages_can_be_retried_after_a_new_approval_or_rejected(
+def test_retry_keeps_the_approval_of_an_unchanged_message_and_reviews_a_changed_one(
     workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second, third = approved_outbox(workspace, 3)
     everyone_refused = RecordingHandler(
-        rcpt_replies={f"ouder{n}@example.nl": "554 5.7.1 Relay access denied" for n in range(3)}
+        rcpt_replies={f"ouder{n}@example.nl": "550 5.1.1 User unknown" for n in range(3)}
     )
     with smtp_server(everyone_refused) as server:
         point_at(monkeypatch, smtp_env(server))
@@ -212,36 +221,32 @@ def test_failed_messages_can_be_retried_after_a_new_approval_or_rejected(
     code, _, err = run_cli("retry", "--by", "Anna")
     assert code == 2 and "--all-failed" in err
     code, out, _ = run_cli("retry", first[:4], "--by", "Anna")
-    assert code == 0 and f"{first} is back for review by decision of Anna" in out
+    assert code == 0 and f"{first} is approved again (unchanged) by decision of Anna" in out
     code, out, _ = run_cli("reject", second, "--reason", "address unknown", "--by", "Anna")
     assert code == 0 and outbox.load(second).state == State.REJECTED
+    changed = outbox.read_bytes(third).replace(b"Dolfijnen", b"Zeepaardjes")
+    overwrite_stored_bytes(outbox, third, changed)
     code, out, _ = run_cli("retry", "--all-failed", "--by", "Anna")
-    assert code == 0 and third in out and first not in out
-    for message_id in (first, third):
-        stored = outbox.load(message_id)
-        assert stored.state == State.PENDING and stored.approval is None
+    assert code == 0 and f"{third} changed since it was approved and is back for review" in out
+    kept, reviewed = outbox.load(first), outbox.load(third)
+    assert kept.state == State.APPROVED and kept.approval is not None
+    assert reviewed.state == State.PENDING and reviewed.approval is None
+    for stored in (kept, reviewed):
         note = stored.history[-1].note
-        assert "after it failed" in note and "554 5.7.1 Relay access denied" in note
+        assert "after it failed" in note and "550 5.1.1 User unknown" in note
         assert "ouder" not in note  # the note goes to the journal: addresses redacted
         assert stored.history[-1].by == "Anna"
     code, out, _ = run_cli("retry", "--all-failed", "--by", "Anna")
     assert code == 0 and "No failed messages." in out
-    # Pending needs a person's approval before anything is sent again.
+    # The unchanged one goes with the next send; the changed one waits for a person.
     good = RecordingHandler()
     with smtp_server(good) as server:
         point_at(monkeypatch, smtp_env(server))
         code, out, _ = run_cli("send", "--yes")
-        assert good.arrivals == [] and "2 not approved yet" in out
-        code, _, _ = run_cli("approve", first, third, "--by", "Bert")
-        assert code == 0
-        code, out, _ = run_cli("send", "--yes")
-    assert code == 0 and out.strip().endswith("2 sent, 0 deferred, 0 failed, 0 unknown, 0 skipped.")
-    assert sorted(a.rcpt_tos[0] for a in good.arrivals) == [
-        "ouder0@example.nl",
-        "ouder2@example.nl",
-    ]
+    assert "1 not approved yet" in out and "1 sent" in out
+    assert [a.rcpt_tos for a in good.arrivals] == [["ouder0@example.nl"]]
     code, out, _ = run_cli("log", first)
-    assert "failed -> pending" in out and "pending -> approved" in out
+    assert "failed -> approved" in out and "Anna" in out
 
 
 def test_retry_refuses_a_message_that_did_not_fail(workspace: Workspace, run_cli: Run) -> None:
@@ -267,3 +272,67 @@ def test_send_exits_1_when_a_letter_was_held_back_for_a_person_to_look_at(
     assert "1 sent" in out and "changed after approval" in out
     outbox = Outbox(workspace.outbox_dir)
     assert (outbox.load(first).state, outbox.load(second).state) == (State.SENT, State.APPROVED)
+
+
+def test_a_quota_stop_is_one_line_with_what_was_sent_and_when_to_go_on(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = approved_outbox(workspace, 4)
+    handler = ProviderHandler(quota_after=1)
+    with provider_server(handler) as server:
+        point_at(monkeypatch, smtp_env(server))
+        code, out, err = run_cli("send", "--yes")
+    assert code == 1 and "Traceback" not in out + err
+    (line,) = err.strip().splitlines()
+    assert "daily sending quota for this mailbox is used up (554 5.2.0" in line
+    assert "1 sent; 3 not sent stay approved: run `mailer send` again after " in line
+    assert out.startswith("Sending 4 message(s), no pace limit.")
+    outbox = Outbox(workspace.outbox_dir)
+    assert sorted(outbox.load(i).state for i in ids) == [State.APPROVED] * 3 + [State.SENT]
+
+
+def test_more_connections_than_the_provider_accepts_are_refused_in_one_line(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approved_outbox(workspace, 1)
+    point_at(monkeypatch, {"MAILER_SMTP_MAX_CONNECTIONS": "3", "MAILER_RATE_LIMIT": "30"})
+    code, out, err = run_cli("send", "--yes", "--connections", "4")
+    assert code == 1 and "Traceback" not in out + err
+    assert err.strip().splitlines() == [
+        "error: --connections 4: the server accepts at most 3 at the same time from one "
+        "mailbox (smtp max_connections); use --connections 3 or fewer"
+    ]
+
+
+def test_a_long_run_says_its_pace_and_when_it_should_be_ready(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approved_outbox(workspace, 2)
+    with smtp_server(RecordingHandler()) as server:
+        point_at(monkeypatch, smtp_env(server, MAILER_RATE_LIMIT="30"))
+        code, out, _ = run_cli("send", "--yes", "--limit", "1")
+        assert code == 0
+        assert re.match(r"Sending 1 message\(s\) at 30 per minute: ready around \d\d:\d\d ", out)
+        monkeypatch.setenv("MAILER_UI_LANGUAGE", "nl")  # what staff read by default
+        code, out, _ = run_cli("send", "--yes")
+    assert code == 0
+    assert re.match(r"1 bericht\(en\) verzenden, 30 per minuut: klaar rond \d\d:\d\d ", out)
+
+
+def test_check_shows_the_pace_a_provider_preset_brings(
+    workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = workspace.settings_file.read_text(encoding="utf-8")
+    # A workspace moved to Microsoft 365: the demo's server lines go, the provider comes in.
+    for line in ('host = "127.0.0.1"\n', "port = 8025\n", 'security = "none"      '):
+        settings = settings.replace(line, "", 1)
+    settings = settings.replace("[smtp]\n", '[smtp]\nprovider = "microsoft365"\n', 1)
+    workspace.settings_file.write_text(settings, encoding="utf-8")
+    point_at(monkeypatch, {"MAILER_SMTP_AUTH": "password"})
+    code, out, err = run_cli("check")
+    assert code == 0, err
+    assert "server smtp.office365.com:587 (STARTTLS)" in out
+    assert (
+        "Pace for this mailbox, over every `mailer send`: 30 messages per minute, at most "
+        "10000 recipients a day, at most 3 connections." in out
+    )

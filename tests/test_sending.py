@@ -15,13 +15,12 @@ from mailer.clock import now_in_amsterdam
 from mailer.config import Settings, load_settings
 from mailer.errors import ConfigError
 from mailer.outbox.store import Outbox, State
-from mailer.review.decisions import approve, review_policy
 from mailer.sending.claims import claimer_alive, new_claim
-from mailer.sending.rate_limit import RateLimiter
 from mailer.sending.records import resolve_unknown, retry_failed
 from mailer.sending.run import NOT_SENT, SendEvent, plan_send, send_approved
 from mailer.workspace import Workspace
 from tests.conftest import open_outbox
+from tests.provider_servers import FakeClock
 from tests.smtp_servers import (
     RecordingHandler,
     approved_outbox,
@@ -295,18 +294,12 @@ def test_the_rate_limit_spaces_messages_over_all_connections(
     workspace: Workspace, outbox: Outbox, serve: Any
 ) -> None:
     approved_outbox(workspace, 4)
-    clock = [0.0]
-    waits: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        waits.append(seconds)
-        clock[0] += seconds
-
-    limiter = RateLimiter(30, clock=lambda: clock[0], sleep=fake_sleep)
-    send_approved(outbox, serve(RecordingHandler()), connections=2, limiter=limiter)
+    clock = FakeClock()
+    settings = serve(RecordingHandler(), MAILER_RATE_LIMIT="30")
+    send_approved(outbox, settings, connections=2, clock=clock)
     # 30 a minute: four messages need three waits that add up to six seconds of spacing.
-    assert sum(waits) == pytest.approx(6.0)
-    assert all(wait > 0 for wait in waits)
+    assert sum(clock.sleeps) == pytest.approx(6.0)
+    assert all(wait > 0 for wait in clock.sleeps)
 
 
 def test_a_dead_senders_claim_becomes_unknown(workspace: Workspace, outbox: Outbox) -> None:
@@ -447,10 +440,9 @@ def test_a_retried_message_gets_its_full_number_of_attempts_again(
     change_metadata(outbox, message_id, next_attempt_at=None)
     send_approved(outbox, settings)
     assert outbox.load(message_id).state == State.FAILED
-    retry_failed(outbox, message_id, by="Anna")
-    approve(outbox, message_id, "Bert", review_policy(workspace, settings))
+    assert retry_failed(outbox, message_id, by="Anna").state == State.APPROVED
     report = send_approved(outbox, settings)
-    # Counted since the new approval: a first temporary refusal again, not "gave up after 3".
+    # Counted since the retry: a first temporary refusal again, not "gave up after 3".
     assert report.ids("deferred") == [message_id]
     assert outbox.load(message_id).state == State.APPROVED
 

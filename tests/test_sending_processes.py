@@ -14,10 +14,13 @@ import sys
 import time
 from collections import Counter
 from email import message_from_bytes
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from mailer.outbox.schema import send_reservations
 from mailer.outbox.store import State
 from mailer.workspace import Workspace
 from tests.conftest import open_outbox
@@ -203,3 +206,27 @@ def test_a_closed_output_pipe_ends_quietly_with_every_outcome_recorded(
     assert err == ""  # no BrokenPipeError traceback, no "Exception ignored"
     assert {outbox.load(message_id).state for message_id in ids} == {State.SENT}
     assert len(handler.arrivals) == 30
+
+
+@pytest.mark.usefixtures("outbox_engine")
+def test_two_concurrent_senders_share_one_pace_for_the_mailbox(workspace: Workspace) -> None:
+    ids = approved_outbox(workspace, 30)
+    handler = RecordingHandler()
+    with smtp_server(handler) as server:
+        env = smtp_env(server, MAILER_RATE_LIMIT="600")  # one start every 0.1 s
+        senders = [start_sender(workspace, env) for _ in range(2)]
+        results = [sender.communicate(timeout=120) for sender in senders]
+    assert [sender.returncode for sender in senders] == [0, 0], results
+    assert set(arrived_message_ids(handler).values()) == {1} and len(handler.arrivals) == 30
+    per_sender = [int(SENT_COUNT.search(out).group(1)) for out, _ in results]  # type: ignore[union-attr]
+    assert sum(per_sender) == 30
+    # The starts both processes took, as the outbox recorded them: one message each, and never
+    # two within one interval of the shared pace, whichever process took them.
+    outbox = open_outbox(workspace)
+    with outbox.engine.connect() as connection:
+        rows = connection.execute(
+            select(send_reservations.c.message_id, send_reservations.c.at)
+        ).all()
+    assert sorted(row.message_id for row in rows) == sorted(ids)
+    starts = sorted(row.at for row in rows)
+    assert all(later - earlier >= 0.1 - 1e-6 for earlier, later in pairwise(starts))

@@ -33,6 +33,7 @@ from mailer.cli.common import (
 from mailer.cli.review_commands import list_messages
 from mailer.cli.send_output import (
     confirm,
+    limits_line,
     print_dry_run,
     print_outcome,
     send_with_progress,
@@ -48,7 +49,7 @@ from mailer.outbox.purge import plan_purge, purge_planned
 from mailer.outbox.store import Outbox, State
 from mailer.review.decisions import check_person_name
 from mailer.sending.records import resolve_unknown, retry_failed
-from mailer.sending.run import plan_send
+from mailer.sending.run import check_connections, plan_send
 from mailer.sending.smtp_client import check_security, connect, tls_context
 from mailer.signin import describe_login
 
@@ -66,15 +67,24 @@ def send(
         int | None, typer.Option("--limit", min=1, help="Send at most this many messages.")
     ] = None,
     connections: Annotated[
-        int, typer.Option("--connections", min=1, max=16, help="SMTP connections in parallel.")
+        int,
+        typer.Option(
+            "--connections",
+            min=1,
+            max=16,
+            help="SMTP connections in parallel (at most the provider's limit).",
+        ),
     ] = 1,
 ) -> None:
-    """Send approved messages whose bytes are still exactly what was approved.
+    """Send approved messages whose bytes are still exactly what was approved, at the mail
+    provider's pace (rate_limit per minute, shared by every `mailer send` on this outbox).
 
-    SIGTERM and SIGHUP stop it as Ctrl-C does. A message the server refused for good is
-    `failed`: once the cause is solved, `mailer retry ID --by NAME` puts it back for review."""
+    SIGTERM and SIGHUP stop it as Ctrl-C does; what was not sent stays approved for the next run.
+    A message the server refused for good is `failed`: once the cause is solved,
+    `mailer retry ID --by NAME` sends it again."""
     opened = open_workspace(home)
     check_security(opened.settings)
+    check_connections(opened.settings, connections)
     if dry_run:
         print_dry_run(opened, plan_send(opened.outbox, limit=limit))
         return
@@ -131,6 +141,7 @@ def check(
         f"Configuration OK: sender {settings.sender}, server {server_line(settings)}, {login}.",
         markup=False,
     )
+    console.print(limits_line(settings), markup=False)
     if smtp:
         asyncio.run(_try_login(settings))
         console.print(
@@ -187,10 +198,11 @@ def retry(
         ),
     ],
 ) -> None:
-    """Put failed messages back for review, once the cause is solved (a server or sender
-    setting, an address corrected at the server). Each becomes pending: approve it again with
-    `mailer approve`, then `mailer send` tries it again with the same Message-ID. The history
-    keeps why it failed and who decided to retry. To give up on one instead: `mailer reject`."""
+    """Send failed messages again, once the cause is solved (a server or sender setting, an
+    address corrected at the server). A message whose bytes are unchanged stays approved: the
+    next `mailer send` sends it with the same Message-ID. A changed one goes back for review:
+    approve it again first. The history keeps why it failed and who decided to retry. To give
+    up on one instead: `mailer reject`."""
     if bool(messages) == all_failed:
         print_problem("give message IDs or --all-failed (not both)")
         raise typer.Exit(2)
@@ -206,16 +218,22 @@ def retry(
     for text in typed:
         try:
             message_id = opened.outbox.resolve(text)
-            retry_failed(opened.outbox, message_id, by=by)
+            retried = retry_failed(opened.outbox, message_id, by=by)
         except MailerError as error:
             print_problem(str(error))
             failures += 1
-        else:
-            console.print(
-                f"{message_id} is back for review by decision of {by}; approve it with "
-                f"`mailer approve {message_id} --by NAME`, then run `mailer send`.",
-                markup=False,
+            continue
+        if retried.state == State.APPROVED:
+            line = _(
+                "{id} is approved again (unchanged) by decision of {by}; the next "
+                "`mailer send` sends it."
             )
+        else:
+            line = _(
+                "{id} changed since it was approved and is back for review by decision of "
+                "{by}; approve it with `mailer approve {id} --by NAME`, then run `mailer send`."
+            )
+        console.print(line.format(id=message_id, by=by), markup=False)
     if failures:
         raise typer.Exit(1)
 

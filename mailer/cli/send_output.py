@@ -10,23 +10,37 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from mailer.cli.common import Opened, console, print_problem
+from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
-from mailer.sending.run import SendEvent, SendReport, send_approved
+from mailer.i18n import _, ngettext
+from mailer.sending.delivery import Outcome
+from mailer.sending.run import NOT_SENT, SendEvent, SendReport, send_approved
 
 __all__ = [
     "STOP_SIGNALS",
     "confirm",
+    "limits_line",
+    "pace_line",
     "print_dry_run",
     "print_outcome",
     "send_with_progress",
     "server_line",
     "silence_stdout",
+    "stop_line",
     "stop_signals_interrupt",
 ]
 
@@ -104,6 +118,37 @@ def _event_line(event: SendEvent) -> str:
     return f"{event.message_id}  {event.detail}"
 
 
+def limits_line(settings: Settings) -> str:
+    """The sending mailbox's limits as `mailer send` will keep them (for `mailer check`)."""
+    if settings.rate_limit:
+        pace = _("{rate:g} messages per minute").format(rate=settings.rate_limit)
+    else:
+        pace = _("no pace limit")
+    if settings.daily_recipient_limit:
+        cap = _("at most {cap} recipients a day").format(cap=settings.daily_recipient_limit)
+    else:
+        cap = _("no daily cap")
+    if settings.smtp_max_connections:
+        most = _("at most {most} connections").format(most=settings.smtp_max_connections)
+    else:
+        most = _("any number of connections")
+    return _("Pace for this mailbox, over every `mailer send`: {pace}, {cap}, {most}.").format(
+        pace=pace, cap=cap, most=most
+    )
+
+
+def pace_line(settings: Settings, count: int) -> str:
+    """The pace of this run and when it should end, for a long unattended run's log."""
+    if not settings.rate_limit:
+        return _("Sending {count} message(s), no pace limit.").format(count=count)
+    minutes = count / settings.rate_limit
+    end = now_in_amsterdam() + timedelta(minutes=minutes)
+    return _(
+        "Sending {count} message(s) at {rate:g} per minute: ready around {end:%H:%M} "
+        "(Ctrl-C stops safely; `mailer send` goes on later)."
+    ).format(count=count, rate=settings.rate_limit, end=end)
+
+
 def send_with_progress(opened: Opened, plan: SendReport, by: str, connections: int) -> None:
     def send(progress: Any) -> None:
         send_approved(
@@ -118,9 +163,21 @@ def send_with_progress(opened: Opened, plan: SendReport, by: str, connections: i
 
     if not console.is_terminal:
         # Plain lines for logs and pipes; Rich would render each one, thousands of times.
+        _write_line(pace_line(opened.settings, len(plan.planned)))
         send(lambda event: _write_line(_event_line(event)))
         return
-    columns = (TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    console.print(pace_line(opened.settings, len(plan.planned)), markup=False)
+    rate = opened.settings.rate_limit
+    pace = _("{rate:g}/min").format(rate=rate) if rate else _("no limit")
+    columns = (
+        TextColumn(_("Sending")),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(pace),
+        TimeElapsedColumn(),
+        TextColumn(_("left")),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("send", total=len(plan.planned))
 
@@ -139,5 +196,29 @@ def print_outcome(plan: SendReport) -> None:
             f"`mailer resolve {message_id} --sent` or `--resend --by NAME`"
         )
     if plan.stopped:
-        print_problem(f"stopped: {plan.stopped}")
+        print_problem(stop_line(plan))
+    if plan.throttled:
+        console.print(
+            ngettext(
+                "The server asked once to slow down; the run slowed down and went on.",
+                "The server asked {count} times to slow down; the run slowed down and went on.",
+                plan.throttled,
+            ).format(count=plan.throttled),
+            markup=False,
+        )
     console.print(plan.summary(), markup=False)
+
+
+def stop_line(plan: SendReport) -> str:
+    """Why the run stopped, how many were sent, that the rest stay approved, and when to go on."""
+    sent = len(plan.ids(Outcome.SENT))
+    left = plan.skipped.get(NOT_SENT, 0)
+    line = _("Stopped: {reason}. {sent} sent; {left} not sent stay approved").format(
+        reason=plan.stopped, sent=sent, left=left
+    )
+    if plan.resume_at is not None:
+        when = plan.resume_at.strftime("%d-%m-%Y %H:%M")
+        line += _(": run `mailer send` again after {when}.").format(when=when)
+    else:
+        line += _(": run `mailer send` again once that is solved.")
+    return line

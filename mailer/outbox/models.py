@@ -116,6 +116,9 @@ class StoredMessage(_Frozen):
     delivery: Delivery | None = None
     attempts: list[Attempt] = Field(default_factory=list)
     next_attempt_at: datetime | None = None
+    # When `mailer retry` sent a failed message on with its approval kept: its temporary
+    # refusals count from here, as they would from a new approval.
+    retried_at: datetime | None = None
     last_error: str | None = None
     purged: bool = False
     history: list[HistoryEntry] = Field(default_factory=list)

@@ -8,6 +8,9 @@
 - `journal`: one row per state change, written in the same transaction as the change. It names
   messages by ID and holds no personal data, so it outlives a purge; a message's history is its
   rows here.
+- `send_pace` and `send_reservations`: the pace of each sending mailbox, shared by every sender
+  process using this outbox (see `outbox.pace`): when the next message may start, and which
+  messages took a start in the last 24 hours with how many recipients (the daily cap).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -28,10 +32,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["SCHEMA_REVISION", "UtcDateTime", "journal", "messages", "metadata", "record_keys"]
+__all__ = [
+    "SCHEMA_REVISION",
+    "UtcDateTime",
+    "journal",
+    "messages",
+    "metadata",
+    "record_keys",
+    "send_pace",
+    "send_reservations",
+]
 
 # The Alembic revision these tables are (`migrations/versions/`); a test keeps them in step.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -92,4 +105,25 @@ journal = Table(
     Column("note", Text(), nullable=False),
     Column("reply", Text(), nullable=False),
     Index("journal_by_message", "message_id", "seq"),
+)
+
+# Times here are seconds since the epoch (floats): processes on several computers compare them,
+# and a pace of ten a second needs more than whole seconds.
+send_pace = Table(
+    "send_pace",
+    metadata,
+    Column("mailbox", String(320), primary_key=True),
+    Column("next_at", Float(), nullable=False),
+)
+
+send_reservations = Table(
+    "send_reservations",
+    metadata,
+    Column("seq", Integer(), primary_key=True, autoincrement=True),
+    Column("mailbox", String(320), nullable=False),
+    Column("message_id", String(8), nullable=False),
+    Column("at", Float(), nullable=False),
+    Column("recipients", Integer(), nullable=False),
+    Index("send_reservations_by_mailbox", "mailbox", "at"),
+    Index("send_reservations_by_message", "message_id"),
 )

@@ -39,8 +39,9 @@ ALLOWED: dict[State, frozenset[State]] = {
     # A temporary failure leaves the message approved, for a later `send` to try again.
     State.SENDING: frozenset({State.SENT, State.APPROVED, State.FAILED, State.UNKNOWN}),
     State.SENT: frozenset(),
-    # `mailer retry` (back to review) or `mailer reject`; a changed re-queue also makes it pending.
-    State.FAILED: frozenset({State.PENDING, State.REJECTED}),
+    # `mailer retry` (approved again when its bytes are unchanged, else back to review) or
+    # `mailer reject`; a changed re-queue also makes it pending.
+    State.FAILED: frozenset({State.APPROVED, State.PENDING, State.REJECTED}),
     # `mailer resolve --sent` or `--resend`: a person's decision.
     State.UNKNOWN: frozenset({State.SENT, State.APPROVED}),
 }
@@ -51,7 +52,7 @@ _HINTS = {
     State.SENDING: "a sender is working on it right now",
     State.SENT: "it was already sent",
     State.FAILED: "it failed (`mailer show ID` tells why); `mailer retry ID --by NAME` "
-    "puts it back for review, `mailer reject` ends it",
+    "sends it again, `mailer reject` ends it",
     State.UNKNOWN: "decide first with `mailer resolve ID --sent` or `--resend`",
     State.APPROVED: "",
 }

@@ -16,6 +16,7 @@ import aiosmtplib
 
 from mailer.clock import now_in_amsterdam
 from mailer.letters.dating import dated
+from mailer.sending.replies import account_refusal_line, is_account_refusal, is_throttle
 from mailer.sending.smtp_client import describe_reply
 
 __all__ = ["Outcome", "TransactionResult", "deliver", "redact_addresses"]
@@ -44,11 +45,24 @@ class TransactionResult:
     # The message could not be claimed just before DATA (another sender took it, or it changed
     # since it was read): nothing was handed over and nothing is recorded; `reply` says why.
     not_claimed: bool = False
+    # The server asked to slow down (or the connection broke before DATA): the message was not
+    # taken and is tried again in this run, after a pause; no attempt is counted.
+    throttled: bool = False
 
 
 def redact_addresses(text: str) -> str:
     """`text` with every e-mail address replaced, for the journal (no personal data there)."""
     return _ADDRESS.sub("<address>", text)
+
+
+def _throttled(reply: str, alive: bool) -> TransactionResult:
+    return TransactionResult(Outcome.DEFERRED, reply, connection_lost=not alive, throttled=True)
+
+
+def _about_mailbox(reply: str, alive: bool) -> TransactionResult:
+    return TransactionResult(
+        Outcome.FAILED, account_refusal_line(reply), connection_lost=not alive, about_server=True
+    )
 
 
 def _by_code(code: int) -> Outcome:
@@ -95,9 +109,13 @@ async def _envelope(
     except aiosmtplib.SMTPResponseException as error:
         alive = await _reset(client)
         reply = describe_reply(error.code, error.message)
+        if is_throttle(error.code, error.message):
+            return _throttled(reply, alive), {}
         # MAIL FROM names only the sender: a permanent refusal there holds for every message.
         about_server = error.code >= 500
-        if about_server:
+        if is_account_refusal(error.code, error.message):
+            reply = account_refusal_line(reply)
+        elif about_server:
             reply = (
                 f"the server refused the sender {sender} ({reply}); check MAILER_SENDER and "
                 "the login (MAILER_SMTP_USERNAME)"
@@ -112,7 +130,16 @@ async def _envelope(
         try:
             await client.rcpt(recipient, encoding=encoding)
         except aiosmtplib.SMTPRecipientRefused as error:
-            refused[recipient] = describe_reply(error.code, error.message)
+            reply = describe_reply(error.code, error.message)
+            if is_throttle(error.code, error.message) or is_account_refusal(
+                error.code, error.message
+            ):
+                # About the mailbox, not this recipient: the whole message waits.
+                alive = await _reset(client)
+                if is_throttle(error.code, error.message):
+                    return _throttled(reply, alive), {}
+                return _about_mailbox(reply, alive), {}
+            refused[recipient] = reply
             codes.append(error.code)
     if len(refused) < len(recipients):
         return None, refused
@@ -142,6 +169,10 @@ async def _data(
         # The server answered: it did not take the message, so the code decides.
         alive = await _reset(client)
         reply = describe_reply(error.code, error.message)
+        if is_throttle(error.code, error.message):
+            return _throttled(reply, alive)
+        if is_account_refusal(error.code, error.message):
+            return _about_mailbox(reply, alive)
         return TransactionResult(_by_code(error.code), reply, refused, connection_lost=not alive)
     except (aiosmtplib.SMTPException, OSError) as error:
         client.close()
@@ -166,10 +197,9 @@ async def deliver(
     try:
         early, refused = await _envelope(client, sender, recipients)
     except (aiosmtplib.SMTPException, OSError) as error:
+        # Nothing was handed over: tried again in this run, on a new connection.
         client.close()
-        return TransactionResult(
-            Outcome.DEFERRED, _broken(error, "before the message was sent"), connection_lost=True
-        )
+        return _throttled(_broken(error, "before the message was sent"), alive=False)
     if early is not None:
         return early
     return await _data(client, data, refused, handing_over)

@@ -67,6 +67,8 @@ class SendReport:
     recovery: Recovery = field(default_factory=Recovery)  # what dead senders left `sending`
     partial: dict[str, list[str]] = field(default_factory=dict)  # ID -> refused addresses
     stopped: str | None = None  # why the run ended early
+    resume_at: datetime | None = None  # when a run stopped by the provider may go on
+    throttled: int = 0  # how often the server asked to slow down
 
     @property
     def recovered(self) -> list[str]:

@@ -31,6 +31,7 @@ __all__ = [
     "NO_LONGER_APPROVED",
     "TAKEN_BY_ANOTHER_SENDER",
     "WAITING_TO_RETRY",
+    "give_back_request",
     "next_attempt_delay",
     "outcome_request",
     "resolve_unknown",
@@ -81,8 +82,11 @@ def next_attempt_delay(settings: Settings, deferred_so_far: int) -> timedelta:
 
 
 def _deferred_count(stored: StoredMessage) -> int:
-    """Temporary refusals since the current approval (a retried message starts again)."""
+    """Temporary refusals since the current approval or `mailer retry` (a retried message
+    starts again)."""
     since = stored.approval.at if stored.approval else None
+    if stored.retried_at is not None and (since is None or stored.retried_at > since):
+        since = stored.retried_at
     return sum(
         1
         for attempt in stored.attempts
@@ -172,6 +176,27 @@ def outcome_request(
     return request, outcome.value, line
 
 
+def give_back_request(stored: StoredMessage, why: str, by: str) -> TransitionRequest:
+    """Put a claimed message back to `approved` untouched: the server did not take it for a
+    reason about the server or the mailbox (slow down, a quota), not about this message, so no
+    attempt is counted and it may go in this run or the next."""
+    check = _still_claimed_as(stored.claim)
+
+    def change(current: StoredMessage) -> dict[str, Any]:
+        check(current)
+        return {"claim": None}
+
+    return TransitionRequest(
+        stored.id,
+        State.APPROVED,
+        by,
+        note="given back unsent: the server did not take it for now",
+        reply=redact_addresses(why),
+        only_from=frozenset({State.SENDING}),
+        change=change,
+    )
+
+
 def unknown_request(stored: StoredMessage, by: str) -> TransitionRequest:
     """Mark a message whose sender died while it may have been on the wire as `unknown` (if no
     other sender has claimed it since)."""
@@ -194,6 +219,14 @@ def unknown_request(stored: StoredMessage, by: str) -> TransitionRequest:
         only_from=frozenset({State.SENDING}),
         change=change,
     )
+
+
+def _bytes_unchanged(outbox: Outbox, stored: StoredMessage) -> bool:
+    try:
+        data = outbox.read_bytes(stored.id)
+    except MessageNotFound:
+        return False
+    return stored.approval is not None and sha256_hex(data) == stored.approval.sha256
 
 
 def resolve_unknown(outbox: Outbox, message_id: str, *, sent: bool, by: str) -> StoredMessage:
@@ -227,13 +260,34 @@ def resolve_unknown(outbox: Outbox, message_id: str, *, sent: bool, by: str) -> 
 
 
 def retry_failed(outbox: Outbox, message_id: str, *, by: str) -> StoredMessage:
-    """Put a failed message back for review (`failed` -> `pending`), by a person's decision.
+    """Send a failed message again, by a person's decision.
 
-    The approval is withdrawn: a person approves it again before the next send. The history
-    and the journal say why it failed (addresses redacted) and who decided to try again.
+    When its bytes are still exactly the approved ones it goes back to `approved` with its
+    approval kept (`failed` -> `approved`), for the next `mailer send`. A message that changed
+    goes back for review (`failed` -> `pending`): a person approves it again. The history and
+    the journal say why it failed (addresses redacted) and who decided to try again.
     """
     by = check_person_name(by)
-    why = redact_addresses(outbox.load(message_id).last_error or "no reason recorded")
+    stored = outbox.load(message_id, with_history=False)
+    why = redact_addresses(stored.last_error or "no reason recorded")
+    unchanged = stored.approval is not None and _bytes_unchanged(outbox, stored)
+    if unchanged:
+        approval = stored.approval
+        now = now_in_amsterdam()
+
+        def keep(current: StoredMessage) -> dict[str, Any]:
+            if current.approval != approval or current.sha256 != stored.sha256:
+                raise OutboxError(f"{current.id}: changed in the meantime; try again")
+            return {"claim": None, "next_attempt_at": None, "last_error": None, "retried_at": now}
+
+        return outbox.transition(
+            message_id,
+            State.APPROVED,
+            by=by,
+            note=f"to be sent again, approval kept (bytes unchanged), after it failed ({why})",
+            only_from=frozenset({State.FAILED}),
+            change=keep,
+        )
     return outbox.transition(
         message_id,
         State.PENDING,

@@ -1,9 +1,13 @@
 """The send run: approved messages out over SMTP, each at most once, every outcome recorded.
 
 The plan (`plan`) first recovers messages that a sender which is gone left `sending`. Then each
-of K connections takes the next planned message, waits for the rate limit, reads it
-(`claims.read_for_sending`) and hands it over (`delivery`): MAIL and RCPT, then one durable
-commit that claims it, then DATA. The server's answers are recorded (`records`) in that same
+of K connections takes the next planned message, reads it (`claims.read_for_sending`), waits for
+its start at the mailbox's pace (`rate_limit`, shared by every sender) and hands it over
+(`delivery`): MAIL and RCPT, then one durable commit that claims it, then DATA. When the server
+asks to slow down the message goes back in the queue, the connection pauses with growing
+back-off and the run keeps fewer connections at a lower pace; after too many such answers in a
+row, or a refusal of the whole mailbox (a quota, the sender), the run stops with the rest
+approved. The server's answers are recorded (`records`) in that same
 commit of the next claim, so each message costs one commit; they are committed on their own
 when the run waits (a rate limit) or ends. A stopped run lets a message whose DATA began finish
 and records its outcome; one not yet claimed simply stays approved.
@@ -15,14 +19,18 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Awaitable, Collection, Iterator
+from collections import deque
+from collections.abc import Awaitable, Collection
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 import aiosmtplib
 
+from mailer.clock import AMSTERDAM
 from mailer.config import Settings
 from mailer.errors import OutboxError
+from mailer.i18n import _
 from mailer.outbox.store import Outbox, StoredMessage, TransitionRequest
 from mailer.sending.claims import (
     ToSend,
@@ -33,9 +41,25 @@ from mailer.sending.claims import (
 )
 from mailer.sending.delivery import Outcome, TransactionResult, deliver
 from mailer.sending.plan import NOT_SENT, ProgressCallback, SendEvent, SendReport, plan_send
-from mailer.sending.rate_limit import RateLimiter
-from mailer.sending.records import outcome_request
-from mailer.sending.smtp_client import SmtpError, check_security, connect
+from mailer.sending.rate_limit import (
+    SYSTEM_CLOCK,
+    CapReached,
+    Clock,
+    Reservation,
+    SendPace,
+    Taken,
+    check_connections,
+)
+from mailer.sending.records import TAKEN_BY_ANOTHER_SENDER, give_back_request, outcome_request
+from mailer.sending.replies import is_quota
+from mailer.sending.smtp_client import (
+    SmtpError,
+    SmtpThrottled,
+    SmtpUnreachable,
+    check_security,
+    connect,
+)
+from mailer.sending.stop_signals import stop_signals_cancel
 
 __all__ = [
     "NOT_SENT",
@@ -43,6 +67,7 @@ __all__ = [
     "SendEvent",
     "SendInterrupted",
     "SendReport",
+    "check_connections",
     "plan_send",
     "send_approved",
 ]
@@ -58,6 +83,13 @@ class SendInterrupted(KeyboardInterrupt):
 # How long a server's answer may wait for the next claim's commit before it is committed on its
 # own (answers refused before DATA come without a claim).
 ANSWER_WAIT_SECONDS = 2.0
+# The server asked to slow down: the first pause, doubling each time the next answer is the
+# same, up to the longest; after this many in a row the run stops (about 15 minutes of trying).
+FIRST_PAUSE_SECONDS = 30.0
+LONGEST_PAUSE_SECONDS = 8 * 60.0
+THROTTLES_IN_A_ROW = 5
+# How long after such a stop to try again.
+RESUME_AFTER = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -77,17 +109,62 @@ class _Run:
     outbox: Outbox
     settings: Settings
     report: SendReport
-    limiter: RateLimiter
-    queue: Iterator[str]
+    pace: SendPace
+    queue: deque[str]
     sender: str
     by: str
     progress: ProgressCallback
+    connections: int
     signal_name: str | None = None
     waiting: list[_Outcome] = field(default_factory=list)
+    throttles_in_a_row: int = 0
+    # Another sender walks the same queue (it took a message first): this run then takes from
+    # the other end, so that the two stop reading the same letters one after the other.
+    from_the_end: bool = False
+    connected_once: bool = False  # a refused connection is the server's mood, not a setting
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str, resume_at: float | None = None) -> None:
         if self.report.stopped is None:
             self.report.stopped = reason
+            if resume_at is not None:
+                self.report.resume_at = datetime.fromtimestamp(resume_at, AMSTERDAM)
+
+    def take(self) -> str:
+        """The next message to send."""
+        return self.queue.pop() if self.from_the_end else self.queue.popleft()
+
+    def put_back(self, message_id: str) -> None:
+        """`message_id` goes back to be taken next."""
+        if self.from_the_end:
+            self.queue.append(message_id)
+        else:
+            self.queue.appendleft(message_id)
+
+    async def slow_down(self, message_id: str, reply: str) -> None:
+        """The server asked to slow down: `message_id` goes back first in line, this run keeps
+        one connection fewer at half the pace, and this connection pauses; too many such
+        answers in a row stop the run."""
+        self.put_back(message_id)
+        self.report.throttled += 1
+        self.throttles_in_a_row += 1
+        if self.throttles_in_a_row > THROTTLES_IN_A_ROW:
+            self.stop(
+                _("the server kept asking to slow down ({reply})").format(reply=reply),
+                resume_at=self.pace.clock.now() + RESUME_AFTER.total_seconds(),
+            )
+            return
+        self.connections = max(1, self.connections - 1)
+        self.pace.slow_down()
+        pause = FIRST_PAUSE_SECONDS * 2 ** (self.throttles_in_a_row - 1)
+        self.commit_answers()
+        await self.pace.clock.sleep(min(pause, LONGEST_PAUSE_SECONDS))
+
+    def give_back(self, stored: StoredMessage, why: str) -> None:
+        """A claimed message the server did not take, for a reason about the server: back to
+        approved at once, without an attempt."""
+        (result,) = self.outbox.transition_many([give_back_request(stored, why, self.by)])
+        if isinstance(result, OutboxError):
+            self.report.skipped[f"outcome not recorded ({result})"] += 1
 
     def answered(self, stored: StoredMessage, result: TransactionResult) -> None:
         """Keep the server's answer about `stored` for the next commit."""
@@ -158,14 +235,20 @@ class _Transaction:
         return None
 
     def conclude(self, result: TransactionResult) -> None:
-        """After the transaction: a refusal about the server or the configuration stops the run
-        (nothing was claimed); any other answer is recorded with the next commit."""
+        """After the transaction: a refusal about the server, the mailbox or the configuration
+        stops the run and a request to slow down pauses it (a claimed message goes back
+        approved, unsent); any other answer is recorded with the next commit."""
         if result.not_claimed:
             self.run.report.skipped[result.reply] += 1
-        elif result.about_server:
-            self.run.stop(result.reply)
+            return
+        if (result.about_server or result.throttled) and self.claimed is not None:
+            self.run.give_back(self.claimed, result.reply)
+        if result.about_server:
+            # A quota ends by itself within a day; anything else needs a person first.
+            day = self.run.pace.clock.now() + 24 * 60 * 60.0 if is_quota(result.reply) else None
+            self.run.stop(result.reply, resume_at=day)
             self.run.report.skipped[NOT_SENT] += 1
-        else:
+        elif not result.throttled:
             self.run.answered(self.claimed or self.to_send.stored, result)
 
     async def interrupted(
@@ -188,8 +271,11 @@ class _Transaction:
         self.conclude(result)
 
 
-async def _hand_over(run: _Run, client: aiosmtplib.SMTP, to_send: ToSend) -> aiosmtplib.SMTP | None:
-    """Send one message; return the connection for the next one (None once closed)."""
+async def _hand_over(
+    run: _Run, client: aiosmtplib.SMTP, to_send: ToSend
+) -> tuple[aiosmtplib.SMTP | None, TransactionResult]:
+    """Send one message; return the connection for the next one (None once closed) and what
+    the server said."""
     transaction = _Transaction(run, to_send)
     delivering = asyncio.ensure_future(
         deliver(client, run.sender, list(to_send.stored.to), to_send.data, transaction.handing_over)
@@ -207,7 +293,7 @@ async def _hand_over(run: _Run, client: aiosmtplib.SMTP, to_send: ToSend) -> aio
             run.answered(transaction.claimed, TransactionResult(Outcome.UNKNOWN, reply))
         raise
     transaction.conclude(result)
-    return None if result.connection_lost else client
+    return (None if result.connection_lost else client), result
 
 
 async def _close(client: aiosmtplib.SMTP) -> None:
@@ -220,69 +306,105 @@ async def _close(client: aiosmtplib.SMTP) -> None:
         client.close()
 
 
-async def _worker(run: _Run) -> None:
-    """One connection: per message the rate limit, a connection, the message read, the
-    transaction; until the plan is done or the run stops."""
+async def _connect(run: _Run) -> aiosmtplib.SMTP | SmtpError | None:
+    """A connection; or the server's refusal to pause on; or None: the run stops."""
+    try:
+        client = await connect(run.settings)
+    except SmtpThrottled as error:
+        return error
+    except SmtpError as error:
+        # Unreachable after this run did connect: the server's mood. The first time (or any
+        # other problem): a setting to fix.
+        if isinstance(error, SmtpUnreachable) and run.connected_once:
+            return error
+        run.stop(str(error))
+        return None
+    run.connected_once = True
+    return client
+
+
+async def _start(run: _Run, message_id: str, to_send: ToSend) -> Reservation | None:
+    """Wait for this message's start at the mailbox's pace; None when it may not start (the
+    message is put back when the run stops)."""
+    try:
+        start = await run.pace.start(message_id, len(to_send.stored.to))
+    except asyncio.CancelledError:
+        run.put_back(message_id)  # counted as not sent
+        raise
+    if isinstance(start, Taken):
+        run.report.skipped[TAKEN_BY_ANOTHER_SENDER] += 1
+        run.from_the_end = not run.from_the_end
+        return None
+    if isinstance(start, CapReached):
+        run.put_back(message_id)
+        limit = run.pace.daily_limit
+        run.stop(
+            _(
+                "the daily limit of {limit} recipients for this mailbox is reached "
+                "(daily_recipient_limit)"
+            ).format(limit=limit),
+            resume_at=start.until,
+        )
+        return None
+    if run.report.stopped is not None:  # while this one waited
+        run.pace.give_back(start)
+        run.put_back(message_id)
+        return None
+    return start
+
+
+async def _worker(run: _Run, number: int) -> None:
+    """One connection: per message its read, its start at the pace, a connection, the
+    transaction; until the queue is empty, the run stops, or it slowed down to fewer
+    connections than this one's number."""
     client: aiosmtplib.SMTP | None = None
     try:
-        for message_id in run.queue:
-            # With a rate limit the next claim is a while off: the answers so far go to disk
-            # now; without one, they wait for the next claim, at most a moment.
-            run.commit_answers(older_than=0.0 if run.limiter.interval else ANSWER_WAIT_SECONDS)
-            await run.limiter.acquire()
-            if run.report.stopped is None and client is None:
-                try:
-                    client = await connect(run.settings)
-                except SmtpError as error:
-                    run.stop(str(error))
-            if run.report.stopped is not None or client is None:
-                run.report.skipped[NOT_SENT] += 1
-                return
+        while run.queue and run.report.stopped is None and number < run.connections:
+            message_id = run.take()
+            # With a pace the next start is a while off: the answers so far go to disk now;
+            # without one, they wait for the next claim, at most a moment.
+            run.commit_answers(older_than=0.0 if run.pace.interval else ANSWER_WAIT_SECONDS)
             to_send = read_for_sending(run.outbox, message_id)
             if isinstance(to_send, str):
                 run.report.skipped[to_send] += 1
                 continue
-            client = await _hand_over(run, client, to_send)
+            start = await _start(run, message_id, to_send)
+            if start is None:
+                continue
+            if client is None:
+                connected = await _connect(run)
+                if not isinstance(connected, aiosmtplib.SMTP):
+                    run.pace.give_back(start)
+                    if connected is None:
+                        run.put_back(message_id)
+                    else:
+                        await run.slow_down(message_id, str(connected))
+                    continue
+                client = connected
+            client, result = await _hand_over(run, client, to_send)
+            if result.throttled or result.not_claimed or result.about_server:
+                run.pace.give_back(start)  # nothing was handed over
+            if result.throttled:
+                if client is not None:
+                    await _close(client)
+                    client = None
+                await run.slow_down(message_id, result.reply)
+            else:
+                run.throttles_in_a_row = 0
     finally:
         if client is not None:
             await _close(client)
 
 
-@contextlib.contextmanager
-def _stop_signals_cancel(run: _Run, numbers: Collection[signal.Signals]) -> Iterator[None]:
-    """While the run lasts, these signals stop it as Ctrl-C does (asyncio cancels the main task
-    on SIGINT); the handlers from before are put back afterwards."""
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    previous: dict[signal.Signals, Any] = {}
-
-    def on_signal(number: signal.Signals) -> None:
-        run.signal_name = number.name
-        if main is not None:
-            main.cancel()
-
-    for number in numbers:
-        handler = signal.getsignal(number)
-        try:
-            loop.add_signal_handler(number, on_signal, number)
-        except (RuntimeError, ValueError, NotImplementedError):
-            continue  # not the main thread, or Windows: Ctrl-C still works
-        previous[number] = handler
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            loop.remove_signal_handler(number)
-            if handler is not None:  # None: set outside Python, cannot be put back
-                signal.signal(number, handler)
-
-
 async def _send(run: _Run, connections: int, stop_signals: Collection[signal.Signals]) -> None:
-    with _stop_signals_cancel(run, stop_signals):
+    def stopped_by(name: str) -> None:
+        run.signal_name = name
+
+    with stop_signals_cancel(stop_signals, stopped_by):
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(connections):
-                    group.create_task(_worker(run))
+                for number in range(connections):
+                    group.create_task(_worker(run, number))
         except BaseExceptionGroup as errors:
             raise errors.exceptions[0] from None
         finally:
@@ -298,29 +420,33 @@ def send_approved(
     limit: int | None = None,
     progress: ProgressCallback | None = None,
     plan: SendReport | None = None,
-    limiter: RateLimiter | None = None,
+    clock: Clock = SYSTEM_CLOCK,
     stop_signals: Collection[signal.Signals] = (),
 ) -> SendReport:
     """Send what `plan` (default: `plan_send` with recovery of stale claims) allows.
 
     A caller that passes its own `plan` made it with `recover_as` so stale claims are handled.
     `stop_signals` (e.g. SIGTERM, SIGHUP) end the run like Ctrl-C; the call then raises
-    `SendInterrupted` (Ctrl-C itself raises KeyboardInterrupt).
+    `SendInterrupted` (Ctrl-C itself raises KeyboardInterrupt). `clock` times the pace and the
+    pauses (tests pass one they move by hand).
     """
-    if connections < 1:
-        raise OutboxError("--connections must be 1 or more")
+    check_connections(settings, connections)
     check_security(settings)
     report = plan or plan_send(outbox, limit=limit, recover_as=by)
-    queue = iter(list(report.planned))
+    queue = deque(report.planned)
+    sender = settings.sender_address.addr_spec  # a bad sender is found before any claim
     run = _Run(
         outbox=outbox,
         settings=settings,
         report=report,
-        limiter=limiter or RateLimiter(settings.rate_limit),
+        pace=SendPace(
+            outbox, sender, settings.rate_limit, settings.daily_recipient_limit, clock=clock
+        ),
         queue=queue,
-        sender=settings.sender_address.addr_spec,  # a bad sender is found before any claim
+        sender=sender,
         by=by,
         progress=progress or _no_progress,
+        connections=connections,
     )
     try:
         with asyncio.Runner() as runner:
@@ -328,11 +454,11 @@ def send_approved(
     except asyncio.CancelledError:
         raise SendInterrupted(run.signal_name or "stopped") from None
     finally:
-        untouched = sum(1 for _ in queue)  # the run stopped before anyone took them
+        untouched = len(queue)  # the run stopped before anyone took them
         if untouched:
             report.skipped[NOT_SENT] += untouched
     return report
 
 
-def _no_progress(_: SendEvent) -> None:
+def _no_progress(_event: SendEvent) -> None:
     pass

@@ -9,14 +9,15 @@ with an access token from `mailer.signin`, and a token is never sent unencrypted
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import ssl
 from dataclasses import dataclass
 
 import aiosmtplib
 
-from mailer.config import Security, Settings, SmtpAuth
+from mailer.config import Security, Settings, SmtpAuth, is_loopback
 from mailer.errors import ConfigError, MailerError, SignInFailed, SignInRequired
+from mailer.i18n import _
+from mailer.sending.replies import is_throttle
 from mailer.signin import access_token, check_oauth_settings
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "SmtpConnectionError",
     "SmtpError",
     "SmtpLoginError",
+    "SmtpThrottled",
+    "SmtpUnreachable",
     "check_security",
     "connect",
     "describe_reply",
@@ -32,8 +35,6 @@ __all__ = [
     "tls_context",
 ]
 
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
 
 class SmtpError(MailerError):
     """The SMTP server could not be used; the message names host:port and what to do."""
@@ -41,6 +42,15 @@ class SmtpError(MailerError):
 
 class SmtpConnectionError(SmtpError):
     """No connection: refused, unreachable, timed out, or closed during the greeting."""
+
+
+class SmtpUnreachable(SmtpConnectionError):
+    """The server could not be reached or hung up: a setting, or a server that is busy."""
+
+
+class SmtpThrottled(SmtpConnectionError):
+    """The server turned the connection away for now (`421`, `432 4.3.2` for a connection too
+    many, `454 4.7.0`): slow down and try again."""
 
 
 class SmtpCertificateError(SmtpError):
@@ -57,17 +67,6 @@ class SmtpLoginError(SmtpError):
 # "534 5.7.9 Application-specific password required" (and 535 5.7.8 for a refused password).
 PASSWORDS_REFUSED = ("5.7.30", "5.7.139", "5.7.9")
 OAUTH_HINT = 'set auth = "oauth2" under [smtp] (MAILER_SMTP_AUTH) and run `mailer login`'
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is this computer (127.0.0.0/8, ::1, localhost)."""
-    name = host.strip().strip("[]").lower()
-    if name in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def check_security(settings: Settings) -> None:
@@ -151,6 +150,13 @@ def _client(settings: Settings) -> aiosmtplib.SMTP:
 def _wrap(error: BaseException, where: _Where, settings: Settings) -> SmtpError:
     if isinstance(error, SmtpError):  # already one line, with host:port
         return error
+    if isinstance(error, aiosmtplib.SMTPResponseException) and is_throttle(
+        error.code, error.message
+    ):
+        reply = scrub(describe_reply(error.code, error.message), settings)
+        return SmtpThrottled(
+            _("{where}: the server asks to slow down ({reply})").format(where=where, reply=reply)
+        )
     if isinstance(error, SignInRequired | SignInFailed):
         return SmtpLoginError(str(error))
     if isinstance(error, MailerError):  # a configuration problem found while connecting
@@ -188,7 +194,7 @@ def _wrap(error: BaseException, where: _Where, settings: Settings) -> SmtpError:
             "or use an encrypted connection"
         )
     detail = scrub(str(error), settings) or error.__class__.__name__
-    return SmtpConnectionError(
+    return SmtpUnreachable(
         f"{where}: cannot connect ({' '.join(detail.split())}); check MAILER_SMTP_HOST and "
         "MAILER_SMTP_PORT, and that the mail server is reachable"
     )
