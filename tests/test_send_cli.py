@@ -189,7 +189,7 @@ def test_a_mistyped_host_is_one_line_and_leaves_messages_approved(
     code, out, err = run_cli("check", "--smtp")
     assert code == 1 and "Traceback" not in out + err
     assert err.strip().splitlines() == [
-        "fout: a..example:8025: 'a..example' is not a valid host name; check MAILER_SMTP_HOST"
+        "error: a..example:8025: 'a..example' is not a valid host name; check MAILER_SMTP_HOST"
     ]
     code, out, err = run_cli("send", "--yes")
     assert code == 1 and "Traceback" not in out + err
