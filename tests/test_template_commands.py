@@ -194,3 +194,59 @@ def test_rerender_needs_ids_or_all_pending(run_cli: Run, args: tuple[str, ...]) 
     code, _, err = run_cli(*args)
     assert code == 2
     assert "--all-pending" in err
+
+
+def test_hidden_include_is_refused_so_a_signed_version_covers_the_whole_letter(
+    run_cli: Run, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+    footer = workspace.templates_dir / "nl" / ".footer.txt"
+    footer.write_text("Met vriendelijke groeten,", encoding="utf-8")
+    _edit(
+        workspace, "nl/letter.txt.j2", "Met vriendelijke groeten,", "{% include 'nl/.footer.txt' %}"
+    )
+    source = (workspace.templates_dir / "nl/letter.txt.j2").read_text(encoding="utf-8")
+    line = next(
+        number for number, text in enumerate(source.splitlines(), 1) if ".footer.txt" in text
+    )
+    code, out, err = run_cli("template", "check")
+    assert code == 1
+    assert f"templates/nl/letter.txt.j2:{line}: uses nl/.footer.txt, which is not" in err
+    assert "Traceback" not in err
+    code, _, err = run_cli("template", "approve", "--by", "Anna")
+    assert code == 1 and signed_versions(workspace) == frozenset()
+    # Queueing cannot use it either, so no message carries text the sign-off did not cover.
+    path = write_csv(tmp_path / "intake.csv", [intake_row()])
+    code, _, err = run_cli("queue", str(path), "--by", "coach")
+    assert code == 1
+    assert "nl/.footer.txt" in err
+    assert list(Outbox(workspace.outbox_dir).messages()) == []
+
+
+def test_template_check_refuses_the_cve_2025_27516_payload_without_showing_secrets(
+    run_cli: Run, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+    monkeypatch.setenv("MAILER_SMTP_PASSWORD", "geheim-wachtwoord-42")
+    payload = "{{ '{0.__init__.__globals__[os].environ}'|attr('format')(cycler) }}"
+    _edit(workspace, "nl/letter.html.j2", "<p>Met vriendelijke groeten,</p>", payload)
+    code, out, err = run_cli("template", "check")
+    assert code == 1
+    problems = [line for line in err.splitlines() if "letter.html.j2" in line]
+    assert len(problems) == 1
+    assert "the template reaches into the program" in problems[0]
+    assert "geheim" not in out + err
+    assert "Traceback" not in err
+
+
+def test_endless_loop_in_a_template_is_one_line_in_check(
+    run_cli: Run, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+    loop = "{% for i in range(1000000) %}{{ i }}{% endfor %}"
+    _edit(workspace, "en/letter.txt.j2", "Kind regards,", loop + "\nKind regards,")
+    code, _, err = run_cli("template", "check")
+    assert code == 1
+    assert "templates/en/letter.txt.j2:" in err
+    assert "repeats something more than 10,000 times" in err
+    assert "Traceback" not in err

@@ -20,7 +20,6 @@ from mailer.letters.context import LetterKind, calendar_texts, letter_context
 from mailer.letters.html import html_problems, inline_css
 from mailer.letters.message import CalendarPart, MessageHeaders, build_message, new_message_id
 from mailer.letters.rendering import LETTER_PARTS, LetterRenderer, RenderedLetter
-from mailer.letters.template_signoff import template_version
 from mailer.outbox.store import State, StoredMessage
 
 __all__ = ["ComposedMessage", "Composer"]
@@ -56,7 +55,8 @@ class Composer:
     def __init__(self, settings: Settings, renderer: LetterRenderer) -> None:
         self.settings = settings
         self.renderer = renderer
-        self.template_version = template_version(renderer.templates_dir)
+        # The version of exactly the files this renderer reads, not of the folder as it is now.
+        self.template_version = renderer.version
 
     def compose(
         self,
