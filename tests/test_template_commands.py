@@ -209,7 +209,7 @@ def test_hidden_include_is_refused_so_a_signed_version_covers_the_whole_letter(
     line = next(
         number for number, text in enumerate(source.splitlines(), 1) if ".footer.txt" in text
     )
-    code, out, err = run_cli("template", "check")
+    code, _out, err = run_cli("template", "check")
     assert code == 1
     assert f"templates/nl/letter.txt.j2:{line}: uses nl/.footer.txt, which is not" in err
     assert "Traceback" not in err

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SecurityError
+from jinja2.exceptions import SecurityError
 
 from mailer.errors import TemplateProblem
 from mailer.i18n import _
