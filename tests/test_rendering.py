@@ -11,6 +11,12 @@ from mailer.letters.rendering import LetterRenderer, find_placeholders
 from mailer.letters.template_signoff import template_version
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the problems' wording in English (the texts in the code)."""
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+
+
 def make_templates(
     root: Path, html: str, text: str = "Hallo {{ name }}\n", subject: str = "Over {{ name }}"
 ) -> Path:
