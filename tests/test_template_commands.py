@@ -250,3 +250,69 @@ def test_endless_loop_in_a_template_is_one_line_in_check(
     assert "templates/en/letter.txt.j2:" in err
     assert "repeats something more than 10,000 times" in err
     assert "Traceback" not in err
+
+
+# The issue's payloads: each made `template check` say "Templates are fine" while the queued
+# letter loaded something from the internet or ran something. (where, payload)
+REMOTE_OR_ACTIVE = [
+    ("body", '<video src="https://tracker.example/v.mp4"></video>'),
+    ("body", '<object data="https://tracker.example/o.swf"></object>'),
+    ("body", '<embed src="https://tracker.example/e.swf">'),
+    ("body", '<svg><image href="https://tracker.example/i.png"/></svg>'),
+    ("body", "<p style=\"background-image: image-set('https://tracker.example/s.png' 1x)\">x</p>"),
+    ("body", '<p style="background: u\\72l(https://tracker.example/u.png)">x</p>'),
+    ("style", '@import/**/"https://tracker.example/i.css";'),
+    ("style", ".card { background: u\\72l(https://tracker.example/c.png) }"),
+    ("body", '<meta http-equiv="refresh" content="0;url=https://tracker.example/r">'),
+    ("body", '<frame src="https://tracker.example/f.html">'),
+    ("body", '<svg><use xlink:href="https://tracker.example/u.svg#a"/></svg>'),
+    ("body", "<script>new Image().src = 'https://tracker.example/s';</script>"),
+    ("body", '<img src="https://tracker.example/pixel.gif" alt="">'),
+]
+
+
+def _html_of(workspace: Workspace, message_id: str) -> str:
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+
+    parsed = message_from_bytes(
+        Outbox(workspace.outbox_dir).read_bytes(message_id), policy=policy.SMTP
+    )
+    assert isinstance(parsed, EmailMessage)
+    part = parsed.get_body(preferencelist=("html",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content())
+
+
+@pytest.mark.parametrize(("where", "payload"), REMOTE_OR_ACTIVE)
+def test_check_reports_what_the_cleaning_removes_and_the_letter_keeps_none_of_it(
+    run_cli: Run,
+    workspace: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    payload: str,
+) -> None:
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+    anchor = "<style>\n" if where == "style" else "<p>Met vriendelijke groeten,</p>"
+    inserted = f"{anchor}{payload}\n" if where == "style" else f"{payload}\n{anchor}"
+    _edit(workspace, "nl/letter.html.j2", anchor, inserted)
+    source = (workspace.templates_dir / "nl/letter.html.j2").read_text(encoding="utf-8")
+    line = source.splitlines().index(payload) + 1
+    code, out, err = run_cli("template", "check")
+    assert code == 1
+    assert "Templates are fine" not in out
+    assert f"templates/nl/letter.html.j2:{line}: " in err
+    assert "is taken out of the letter" in err
+    assert "Traceback" not in err
+    html = _html_of(workspace, _queue_one(run_cli, tmp_path))
+    assert "tracker.example" not in html
+    assert "<script" not in html.lower()
+    # The letter's own styles survive the cleaning, inline and dark mode alike.
+    assert 'style="' in html and "@media (prefers-color-scheme: dark)" in html
+
+
+def test_default_letter_loses_nothing_to_the_cleaning(run_cli: Run, workspace: Workspace) -> None:
+    code, _out, err = run_cli("template", "check")
+    assert code == 0, err
+    assert "taken out" not in err

@@ -17,7 +17,7 @@ from mailer.errors import TemplateProblem
 from mailer.intake.records import IntakeRecord
 from mailer.letters.calendar import Meeting, calendar_method, calendar_uid, invitation_ics
 from mailer.letters.context import LetterKind, calendar_texts, letter_context
-from mailer.letters.html import html_problems, inline_css
+from mailer.letters.html import html_problems, letter_html
 from mailer.letters.message import CalendarPart, MessageHeaders, build_message, new_message_id
 from mailer.letters.rendering import LETTER_PARTS, LetterRenderer, RenderedLetter
 from mailer.outbox.store import State, StoredMessage
@@ -115,10 +115,11 @@ class Composer:
         return ComposedMessage(data=data, draft=draft)
 
     def _render(self, language: str, context: dict[str, Any]) -> RenderedLetter:
-        """Render the letter and make its HTML mail-client ready, refusing remote content."""
+        """Render the letter and make its HTML mail-client ready: CSS inlined, and cleaned so
+        that it loads and runs nothing (`mailer template check` reports what that removes)."""
         letter = self.renderer.render(language, context)
         html_name = f"{language}/{LETTER_PARTS['html']}"
-        html = inline_css(letter.html, html_name)
+        html = letter_html(letter.html, html_name)
         problems = html_problems(html)
         if problems:
             raise TemplateProblem(html_name, None, problems[0])
