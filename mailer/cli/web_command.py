@@ -16,7 +16,6 @@ from typing import Annotated
 import typer
 
 from mailer.cli.common import HomeOption, open_workspace
-from mailer.i18n import _
 
 __all__ = ["register"]
 
@@ -34,6 +33,7 @@ def review(
 ) -> None:
     """Review the outbox in your browser: read each letter, then approve or reject it."""
     # Imported here, not at the top: other commands start without these libraries.
+    from mailer.i18n import _
     from mailer.web.security import TOKEN_LIFETIME
     from mailer.web.server import ReviewServer
 

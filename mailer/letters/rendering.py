@@ -11,6 +11,7 @@ placeholder of the source letter (`[naam kind]`) is refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -110,6 +111,26 @@ def _not_found(name: str, error: jinja2.TemplateNotFound) -> TemplateProblem:
     return TemplateProblem(name, line, problem)
 
 
+class _SnapshotLoader(jinja2.BaseLoader):
+    """Serves the files of one `TemplateFiles` and nothing else."""
+
+    def __init__(self, files: TemplateFiles) -> None:
+        self.files = files
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        try:
+            source = self.files.text(template)
+        except UnicodeDecodeError:
+            raise jinja2.TemplateError(f"{template} is not UTF-8 text") from None
+        if source is None:
+            raise jinja2.TemplateNotFound(template)
+        # The file name lets Jinja2 put the template's line numbers into tracebacks; the
+        # source never changes for this snapshot.
+        return source, template, lambda: True
+
+
 class LetterRenderer:
     """Renders the letter parts of one workspace; one instance caches the compiled templates."""
 
@@ -117,7 +138,7 @@ class LetterRenderer:
         self.templates_dir = templates_dir
         self.files = TemplateFiles.read(templates_dir)
         self.environment = LetterEnvironment(
-            loader=self.files.loader(),
+            loader=_SnapshotLoader(self.files),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(
                 enabled_extensions=("html", "html.j2"), default_for_string=False

@@ -8,11 +8,8 @@ cover: not a hidden file, not the folder's README, not one changed after the has
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import jinja2
 
 __all__ = ["TemplateFiles", "is_template_file"]
 
@@ -53,25 +50,3 @@ class TemplateFiles:
         """The file `name` as UTF-8 text, or None when it is not part of the letter."""
         data = self.files.get(name)
         return None if data is None else data.decode("utf-8")
-
-    def loader(self) -> jinja2.BaseLoader:
-        """A Jinja2 loader that serves these files and nothing else."""
-        return _SnapshotLoader(self)
-
-
-class _SnapshotLoader(jinja2.BaseLoader):
-    def __init__(self, files: TemplateFiles) -> None:
-        self.files = files
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        try:
-            source = self.files.text(template)
-        except UnicodeDecodeError:
-            raise jinja2.TemplateError(f"{template} is not UTF-8 text") from None
-        if source is None:
-            raise jinja2.TemplateNotFound(template)
-        # The file name lets Jinja2 put the template's line numbers into tracebacks; the
-        # source never changes for this snapshot.
-        return source, template, lambda: True
