@@ -141,6 +141,17 @@ def test_endless_or_huge_template_ends_in_one_line(
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "line", ["{{ 1 + 'a' }}", "{{ range(3)|length }}", "{{ 1 // 0 }}", "{{ '%d' % 'x' }}"]
+)
+def test_a_line_that_fails_in_python_ends_in_one_line(tmp_path: Path, line: str) -> None:
+    renderer = LetterRenderer(make_templates(tmp_path, f"<p>\n{line}</p>"))
+    with pytest.raises(TemplateProblem) as caught:
+        renderer.render("nl", {"name": "Bo"})
+    assert str(caught.value).startswith("nl/letter.html.j2:2: this line cannot be worked out")
+    assert "\n" not in str(caught.value)
+
+
 def test_recursive_include_ends_in_one_line(tmp_path: Path) -> None:
     folder = make_templates(tmp_path, "<p>{% include 'nl/letter.html.j2' %}</p>")
     with pytest.raises(TemplateProblem, match=r"nl/letter\.html\.j2:1: a macro or include"):

@@ -181,6 +181,13 @@ class LetterRenderer:
                 "a macro or include calls itself without end; make sure it stops calling itself"
             )
             raise TemplateProblem(name, line, problem) from None
+        except Exception as error:  # `{{ 1 + "a" }}`: whatever a template line does wrong
+            line = _template_line(error.__traceback__, name)
+            detail = " ".join(str(error).split()) or error.__class__.__name__
+            problem = _("this line cannot be worked out ({detail}); correct it").format(
+                detail=detail
+            )
+            raise TemplateProblem(name, line, problem) from None
         self._refuse_placeholders(name, rendered, context)
         return rendered
 
