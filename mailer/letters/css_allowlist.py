@@ -10,6 +10,7 @@ reported with its line.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -157,11 +158,14 @@ def _declarations(nodes: Sequence[Any]) -> tuple[list[str], list[CssRemoval]]:
     return kept, removed
 
 
-def clean_declarations(css: str) -> tuple[str, list[CssRemoval]]:
+# A letter repeats the same few style attributes and one style block; every letter of a run
+# repeats them again, so each distinct text is parsed once.
+@functools.lru_cache(maxsize=4096)
+def clean_declarations(css: str) -> tuple[str, tuple[CssRemoval, ...]]:
     """The declarations of a `style` attribute that may stay, and what was left out."""
     nodes = tinycss2.parse_blocks_contents(css, skip_comments=True, skip_whitespace=True)
     kept, removed = _declarations(nodes)
-    return "; ".join(kept), removed
+    return "; ".join(kept), tuple(removed)
 
 
 def _rules(nodes: Sequence[Any]) -> tuple[list[str], list[CssRemoval]]:
@@ -195,11 +199,12 @@ def _rules(nodes: Sequence[Any]) -> tuple[list[str], list[CssRemoval]]:
     return kept, removed
 
 
-def clean_stylesheet(css: str) -> tuple[str, list[CssRemoval]]:
+@functools.lru_cache(maxsize=64)
+def clean_stylesheet(css: str) -> tuple[str, tuple[CssRemoval, ...]]:
     """The rules of a `<style>` block that may stay (plain and `@media` rules with allowed
     declarations), and what was left out."""
     nodes = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
     kept, removed = _rules(nodes)
     # The result goes inside <style>: a `<` (only possible in a string) is written as the CSS
     # escape, so that no `</style>` can end the element early.
-    return "\n".join(kept).replace("<", "\\3c "), removed
+    return "\n".join(kept).replace("<", "\\3c "), tuple(removed)
