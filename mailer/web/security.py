@@ -4,8 +4,8 @@ The page lists children's data and changes the outbox, so every request must pro
 the person who started `mailer review`: the token from the address is exchanged once, within
 `TOKEN_LIFETIME`, for an HttpOnly, SameSite=Strict session cookie; a replayed or late token is
 refused. The cookie's name and value are new for every server, and sessions live only in its
-memory, so a cookie is worth nothing to any other local server (browsers send cookies to every
-port of 127.0.0.1). The Host header must name the loopback address (DNS rebinding), and a state
+memory, so no other review server on this computer (browsers send cookies to every port of
+127.0.0.1), nor this one after a restart, takes it for a session. The Host header must name the loopback address (DNS rebinding), and a state
 change needs a POST from this very origin with the session's CSRF token.
 """
 
