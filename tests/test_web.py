@@ -135,7 +135,7 @@ def test_token_works_once_so_a_replayed_address_is_refused(client: TestClient) -
         replayed = other_user.get(f"/?token={TOKEN}")
         assert replayed.status_code == 403
         assert "set-cookie" not in replayed.headers
-        assert "mailer review" in replayed.text
+        assert "mailer review" in replayed.text and "`" not in replayed.text
         assert other_user.get("/naam").status_code == 403
     assert client.get("/naam").status_code == 200  # the first browser keeps its session
     # ... and going back to the token address in its history just leads on to the page.

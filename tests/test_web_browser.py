@@ -305,7 +305,7 @@ def test_browser_opened_through_the_private_file_gets_a_session_and_the_token_is
         page.goto(opener.as_uri())
         expect(page.get_by_role("heading", name="Wie beoordeelt er?")).to_be_visible()
         assert "token" not in page.url
-        page.get_by_label("Uw naam").fill("Anna")
+        page.locator("#naam").fill("Anna")
         page.get_by_role("button", name="Verder").click()
         expect(page.get_by_role("heading", name="Overzicht")).to_be_visible()
     finally:

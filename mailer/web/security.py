@@ -5,8 +5,9 @@ the person who started `mailer review`: the token from the address is exchanged 
 `TOKEN_LIFETIME`, for an HttpOnly, SameSite=Strict session cookie; a replayed or late token is
 refused. The cookie's name and value are new for every server, and sessions live only in its
 memory, so no other review server on this computer (browsers send cookies to every port of
-127.0.0.1), nor this one after a restart, takes it for a session. The Host header must name the loopback address (DNS rebinding), and a state
-change needs a POST from this very origin with the session's CSRF token.
+127.0.0.1), nor this one after a restart, takes it for a session. The Host header must name
+the loopback address (DNS rebinding), and a state change needs a POST from this very origin
+with the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -141,8 +142,8 @@ def check_csrf(session: Session, offered: str) -> bool:
 
 def _token_refused() -> str:
     return _(
-        "No access: this address works only once and only for a few minutes. Stop `mailer "
-        "review` (Ctrl+C) and start it again for a new address."
+        "No access: this address works only once and only for a few minutes. Stop mailer "
+        "review (Ctrl+C) and start it again for a new address."
     )
 
 
