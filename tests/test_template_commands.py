@@ -194,3 +194,125 @@ def test_rerender_needs_ids_or_all_pending(run_cli: Run, args: tuple[str, ...]) 
     code, _, err = run_cli(*args)
     assert code == 2
     assert "--all-pending" in err
+
+
+def test_hidden_include_is_refused_so_a_signed_version_covers_the_whole_letter(
+    run_cli: Run, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+    footer = workspace.templates_dir / "nl" / ".footer.txt"
+    footer.write_text("Met vriendelijke groeten,", encoding="utf-8")
+    _edit(
+        workspace, "nl/letter.txt.j2", "Met vriendelijke groeten,", "{% include 'nl/.footer.txt' %}"
+    )
+    source = (workspace.templates_dir / "nl/letter.txt.j2").read_text(encoding="utf-8")
+    line = next(
+        number for number, text in enumerate(source.splitlines(), 1) if ".footer.txt" in text
+    )
+    code, _out, err = run_cli("template", "check")
+    assert code == 1
+    assert f"templates/nl/letter.txt.j2:{line}: uses nl/.footer.txt, which is not" in err
+    assert "Traceback" not in err
+    code, _, err = run_cli("template", "approve", "--by", "Anna")
+    assert code == 1 and signed_versions(workspace) == frozenset()
+    # Queueing cannot use it either, so no message carries text the sign-off did not cover.
+    path = write_csv(tmp_path / "intake.csv", [intake_row()])
+    code, _, err = run_cli("queue", str(path), "--by", "coach")
+    assert code == 1
+    assert "nl/.footer.txt" in err
+    assert list(Outbox(workspace.outbox_dir).messages()) == []
+
+
+def test_template_check_refuses_the_cve_2025_27516_payload_without_showing_secrets(
+    run_cli: Run, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+    monkeypatch.setenv("MAILER_SMTP_PASSWORD", "geheim-wachtwoord-42")
+    payload = "{{ '{0.__init__.__globals__[os].environ}'|attr('format')(cycler) }}"
+    _edit(workspace, "nl/letter.html.j2", "<p>Met vriendelijke groeten,</p>", payload)
+    code, out, err = run_cli("template", "check")
+    assert code == 1
+    problems = [line for line in err.splitlines() if "letter.html.j2" in line]
+    assert len(problems) == 1
+    assert "the template reaches into the program" in problems[0]
+    assert "geheim" not in out + err
+    assert "Traceback" not in err
+
+
+def test_endless_loop_in_a_template_is_one_line_in_check(
+    run_cli: Run, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+    loop = "{% for i in range(1000000) %}{{ i }}{% endfor %}"
+    _edit(workspace, "en/letter.txt.j2", "Kind regards,", loop + "\nKind regards,")
+    code, _, err = run_cli("template", "check")
+    assert code == 1
+    assert "templates/en/letter.txt.j2:" in err
+    assert "repeats something more than 10,000 times" in err
+    assert "Traceback" not in err
+
+
+# The issue's payloads: each made `template check` say "Templates are fine" while the queued
+# letter loaded something from the internet or ran something. (where, payload)
+REMOTE_OR_ACTIVE = [
+    ("body", '<video src="https://tracker.example/v.mp4"></video>'),
+    ("body", '<object data="https://tracker.example/o.swf"></object>'),
+    ("body", '<embed src="https://tracker.example/e.swf">'),
+    ("body", '<svg><image href="https://tracker.example/i.png"/></svg>'),
+    ("body", "<p style=\"background-image: image-set('https://tracker.example/s.png' 1x)\">x</p>"),
+    ("body", '<p style="background: u\\72l(https://tracker.example/u.png)">x</p>'),
+    ("style", '@import/**/"https://tracker.example/i.css";'),
+    ("style", ".card { background: u\\72l(https://tracker.example/c.png) }"),
+    ("body", '<meta http-equiv="refresh" content="0;url=https://tracker.example/r">'),
+    ("body", '<frame src="https://tracker.example/f.html">'),
+    ("body", '<svg><use xlink:href="https://tracker.example/u.svg#a"/></svg>'),
+    ("body", "<script>new Image().src = 'https://tracker.example/s';</script>"),
+    ("body", '<img src="https://tracker.example/pixel.gif" alt="">'),
+]
+
+
+def _html_of(workspace: Workspace, message_id: str) -> str:
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+
+    parsed = message_from_bytes(
+        Outbox(workspace.outbox_dir).read_bytes(message_id), policy=policy.SMTP
+    )
+    assert isinstance(parsed, EmailMessage)
+    part = parsed.get_body(preferencelist=("html",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content())
+
+
+@pytest.mark.parametrize(("where", "payload"), REMOTE_OR_ACTIVE)
+def test_check_reports_what_the_cleaning_removes_and_the_letter_keeps_none_of_it(
+    run_cli: Run,
+    workspace: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    payload: str,
+) -> None:
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+    anchor = "<style>\n" if where == "style" else "<p>Met vriendelijke groeten,</p>"
+    inserted = f"{anchor}{payload}\n" if where == "style" else f"{payload}\n{anchor}"
+    _edit(workspace, "nl/letter.html.j2", anchor, inserted)
+    source = (workspace.templates_dir / "nl/letter.html.j2").read_text(encoding="utf-8")
+    line = source.splitlines().index(payload) + 1
+    code, out, err = run_cli("template", "check")
+    assert code == 1
+    assert "Templates are fine" not in out
+    assert f"templates/nl/letter.html.j2:{line}: " in err
+    assert "is taken out of the letter" in err
+    assert "Traceback" not in err
+    html = _html_of(workspace, _queue_one(run_cli, tmp_path))
+    assert "tracker.example" not in html
+    assert "<script" not in html.lower()
+    # The letter's own styles survive the cleaning, inline and dark mode alike.
+    assert 'style="' in html and "@media (prefers-color-scheme: dark)" in html
+
+
+def test_default_letter_loses_nothing_to_the_cleaning(run_cli: Run, workspace: Workspace) -> None:
+    code, _out, err = run_cli("template", "check")
+    assert code == 0, err
+    assert "taken out" not in err

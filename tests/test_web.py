@@ -33,6 +33,7 @@ from mailer.review.summary import Problem
 from mailer.web import create_app
 from mailer.web.app import LETTER_FRAME_CSP, MESSAGE_PAGE_CSP
 from mailer.web.presenting import meeting_from_calendar
+from mailer.web.security import Sessions
 from mailer.web.texts import problem_in_words
 from mailer.workspace import Workspace
 from tests.tampering import replace_message_keeping_approval
@@ -91,7 +92,7 @@ def client(signed_workspace: Workspace) -> Iterator[TestClient]:
 
 def log_in(client: TestClient, name: str = "Anna") -> str:
     """Open the printed address, give a name; return the session's CSRF token."""
-    assert client.get(f"/?token={TOKEN}").status_code == 303
+    assert client.get(f"/?token={TOKEN}").status_code in (200, 303)  # 303: already signed in
     form = client.get("/naam")
     csrf = csrf_of(form.text)
     saved = client.post("/naam", data={"csrf": csrf, "naam": name, "verder": "/"}, headers=ORIGIN)
@@ -121,14 +122,75 @@ def test_wrong_token_is_refused_and_sets_no_cookie(client: TestClient) -> None:
 
 def test_token_becomes_httponly_strict_cookie_and_leaves_the_address(client: TestClient) -> None:
     response = client.get(f"/?token={TOKEN}&x=1")
-    assert response.status_code == 303
-    assert response.headers["location"] == "/?x=1"
+    assert response.status_code == 200
+    # A page that moves on by itself (a redirect would lose the Strict cookie, see security.py).
+    assert '<meta http-equiv="refresh" content="0;url=/?x=1">' in response.text
+    assert TOKEN not in response.text
     cookie = response.headers["set-cookie"].lower()
-    assert f"mailer_review_{PORT}=" in cookie
+    assert re.match(rf"mailer_review_{PORT}_[0-9a-f]{{8}}=", cookie)
     assert "httponly" in cookie
     assert "samesite=strict" in cookie
+    assert "path=/" in cookie
     assert TOKEN not in response.headers["set-cookie"]  # the cookie holds a session, not the token
     assert client.get("/naam").status_code == 200
+
+
+def test_token_works_once_so_a_replayed_address_is_refused(client: TestClient) -> None:
+    assert client.get(f"/?token={TOKEN}").status_code == 200
+    with TestClient(client.app, base_url=BASE, follow_redirects=False) as other_user:
+        replayed = other_user.get(f"/?token={TOKEN}")
+        assert replayed.status_code == 403
+        assert "set-cookie" not in replayed.headers
+        assert "mailer review" in replayed.text and "`" not in replayed.text
+        assert other_user.get("/naam").status_code == 403
+    assert client.get("/naam").status_code == 200  # the first browser keeps its session
+    # ... and going back to the token address in its history just leads on to the page.
+    back = client.get(f"/?token={TOKEN}&x=1")
+    assert back.status_code == 303 and back.headers["location"] == "/?x=1"
+
+
+def test_wrong_token_does_not_use_up_the_real_one(client: TestClient) -> None:
+    assert client.get("/?token=guess").status_code == 403
+    assert client.get(f"/?token={TOKEN}").status_code == 200
+
+
+def test_token_is_refused_once_its_time_is_over() -> None:
+    now = [1000.0]
+    sessions = Sessions(TOKEN, PORT, lifetime=300, clock=lambda: now[0])
+    now[0] += 301
+    assert not sessions.use_token(TOKEN)
+    assert not sessions.use_token(TOKEN)  # and it stays spent
+    in_time = Sessions(TOKEN, PORT, lifetime=300, clock=lambda: now[0])
+    now[0] += 299
+    assert in_time.use_token(TOKEN)
+    assert not in_time.use_token(TOKEN)
+
+
+def test_late_token_is_refused_by_the_page(signed_workspace: Workspace) -> None:
+    settings = load_settings(signed_workspace.root)
+    app = create_app(signed_workspace, settings, token=TOKEN, port=PORT, token_lifetime=-1)
+    with TestClient(app, base_url=BASE, follow_redirects=False) as late:
+        response = late.get(f"/?token={TOKEN}")
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
+def test_session_cookie_is_worthless_to_another_server_on_this_computer(
+    client: TestClient, signed_workspace: Workspace
+) -> None:
+    log_in(client)
+    ours = dict(client.cookies)
+    # Another review server (or a restarted one) on the same port gets the same cookies,
+    # since browsers send cookies to every port of 127.0.0.1.
+    other_app = create_app(
+        signed_workspace, load_settings(signed_workspace.root), token="another", port=PORT
+    )
+    with TestClient(other_app, base_url=BASE, follow_redirects=False) as other:
+        other.cookies.update(ours)
+        assert other.get("/").status_code == 403
+        assert other.get("/?token=another").status_code == 200
+        (theirs,) = set(dict(other.cookies)) - set(ours)
+    assert set(ours) != {theirs}  # each server its own cookie name: neither overwrites the other
 
 
 def test_foreign_host_header_is_refused_even_with_a_session(client: TestClient) -> None:
@@ -472,14 +534,79 @@ def test_review_command_prints_a_token_address_on_loopback_and_stops_on_ctrl_c(
         with httpx.Client(base_url=base, follow_redirects=False) as http:
             assert http.get("/").status_code == 403
             entered = http.get(f"/?token={token}")
-            assert entered.status_code == 303
+            assert entered.status_code == 200
             assert http.get("/naam").status_code == 200
+        with httpx.Client(base_url=base, follow_redirects=False) as replay:
+            assert replay.get(f"/?token={token}").status_code == 403
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=15)
     assert process.returncode == 0, err
-    assert "Review page stopped." in out
+    assert "Review page stopped." in out or "Beoordelingspagina gestopt." in out
     assert token not in err  # no access log holding the token
+
+
+BROWSER_STANDIN = """
+import json, os, stat, sys, urllib.parse, urllib.request
+from pathlib import Path
+
+opened = sys.argv[1]
+path = Path(urllib.request.url2pathname(urllib.parse.urlparse(opened).path))
+record = {
+    "argv": sys.argv,
+    "mode": stat.S_IMODE(path.stat().st_mode),
+    "page": path.read_text(encoding="utf-8"),
+    "path": str(path),
+}
+Path(os.environ["BROWSER_RECORD"]).write_text(json.dumps(record), encoding="utf-8")
+"""
+
+
+def test_review_command_opens_the_browser_through_a_private_file_not_the_command_line(
+    signed_workspace: Workspace, tmp_path: Path
+) -> None:
+    script = tmp_path / "browser.py"
+    script.write_text(BROWSER_STANDIN, encoding="utf-8")
+    record_file = tmp_path / "record.json"
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "MAILER_UI_LANGUAGE": "en",
+        # Python's webbrowser runs $BROWSER with the address: the stand-in records what a
+        # browser would get, and what every user on the computer could read in `ps`.
+        "BROWSER": f"{sys.executable} {script} %s",
+        "BROWSER_RECORD": str(record_file),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mailer", "review", "--home", str(signed_workspace.root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert "opened in your browser" in first, first
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+        found = re.search(r"(http://127\.0\.0\.1:\d+)/\?token=([\w-]+)", record["page"])
+        assert found, record["page"]
+        base, token = found.groups()
+        assert token not in " ".join(record["argv"])  # the command line names only the file
+        assert record["argv"][1].startswith("file://")
+        assert record["mode"] == 0o600
+        assert token not in first
+        with httpx.Client(base_url=base, follow_redirects=False) as browser:
+            assert browser.get(f"/?token={token}").status_code == 200
+            assert browser.get("/naam").status_code == 200
+        with httpx.Client(base_url=base, follow_redirects=False) as replay:
+            assert replay.get(f"/?token={token}").status_code == 403
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    assert token not in out + err
+    assert not Path(record["path"]).exists()  # the file is gone when the page stops
 
 
 def test_review_command_refuses_a_port_in_use(signed_workspace: Workspace, run_cli: RunCli) -> None:

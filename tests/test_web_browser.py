@@ -292,3 +292,43 @@ def test_letter_frame_runs_no_scripts_and_loads_nothing_remote(
     # The same server does answer a page without the frame's policy, so the check can fail.
     page.goto(f"{remote}/control")
     assert "/control" in hits
+
+
+def test_browser_opened_through_the_private_file_gets_a_session_and_the_token_is_spent(
+    browser: Browser, page: Page, server: ReviewServer, signed_workspace: Workspace
+) -> None:
+    opener = server.write_opener()
+    try:
+        assert opener.stat().st_mode & 0o777 == 0o600
+        assert server.token in opener.read_text(encoding="utf-8")
+        # What `mailer review` asks the browser to open: the file, never the token address.
+        page.goto(opener.as_uri())
+        expect(page.get_by_role("heading", name="Wie beoordeelt er?")).to_be_visible()
+        assert "token" not in page.url
+        page.locator("#naam").fill("Anna")
+        page.get_by_role("button", name="Verder").click()
+        expect(page.get_by_role("heading", name="Overzicht")).to_be_visible()
+    finally:
+        opener.unlink()
+
+    # Another user on this computer who found the address (history, a screen) replays it.
+    other = browser.new_context()
+    try:
+        replay = other.new_page()
+        response = replay.goto(server.url)
+        assert response is not None and response.status == 403
+        expect(replay.locator("body")).to_contain_text("werkt maar één keer")
+    finally:
+        other.close()
+
+    # A second review server on this computer gets the first one's cookie from the browser
+    # (cookies ignore ports) and must not take it for a session of its own.
+    second = ReviewServer(signed_workspace, load_settings(signed_workspace.root))
+    second.start_in_thread()
+    try:
+        response = page.goto(second.base_url + "/")
+        assert response is not None and response.status == 403
+    finally:
+        second.stop()
+    page.goto(server.base_url + "/")
+    expect(page.get_by_role("heading", name="Overzicht")).to_be_visible()

@@ -1,7 +1,9 @@
 """The `review` command: the outbox in the browser.
 
-It serves the review page on 127.0.0.1, prints its address with the secret token (as Jupyter
-does), opens the browser where there is one, and runs until Ctrl+C.
+It serves the review page on 127.0.0.1 and runs until Ctrl+C. The browser is opened through a
+private file that sends it on to the address with the secret token (as Jupyter does), so the
+token never stands on a command line that other users of the computer can read. The token works
+once, for a few minutes; with --no-browser the address is printed to paste into a browser.
 """
 
 from __future__ import annotations
@@ -37,25 +39,44 @@ def review(
 ) -> None:
     """Review the outbox in your browser: read each letter, then approve or reject it."""
     # Imported here, not at the top: other commands start without these libraries.
+    from mailer.i18n import _
+    from mailer.web.security import TOKEN_LIFETIME
     from mailer.web.server import ReviewServer
 
     opened = open_workspace(home)
     server = ReviewServer(opened.workspace, opened.settings, port=port)
+    minutes = round(TOKEN_LIFETIME / 60)
+    opener = None if no_browser else server.write_opener()
     # Plain writes, flushed: a script or test reading this output sees the address at once.
-    sys.stdout.write(
-        f"Review page for {opened.workspace.root}:\n  {server.url}\n"
-        "Anyone with this address can approve messages: keep it to yourself. "
-        "Press Ctrl+C to stop.\n"
-    )
+    if opener is not None and _open_browser(opener.as_uri()):
+        _write(
+            _("Review page for {folder} opened in your browser. Press Ctrl+C to stop.").format(
+                folder=opened.workspace.root
+            )
+        )
+    else:
+        if opener is not None:
+            _write(_("No browser found here; open the address below in a browser."))
+        _write(
+            _(
+                "Review page for {folder}:\n  {url}\nThis address works once, within {minutes} "
+                "minutes, in one browser; keep it to yourself. Press Ctrl+C to stop."
+            ).format(folder=opened.workspace.root, url=server.url, minutes=minutes)
+        )
+    try:
+        # uvicorn stops gracefully on Ctrl+C and then raises the signal again: here it is the
+        # normal way to stop, not an interruption.
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+    finally:
+        if opener is not None:
+            opener.unlink(missing_ok=True)
+    _write(_("Review page stopped."))
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
-    if not no_browser and not _open_browser(server.url):
-        sys.stdout.write("No browser found here; open the address above in a browser.\n")
-        sys.stdout.flush()
-    # uvicorn stops gracefully on Ctrl+C and then raises the signal again: here it is the
-    # normal way to stop, not an interruption.
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run()
-    sys.stdout.write("Review page stopped.\n")
 
 
 def _open_browser(url: str) -> bool:

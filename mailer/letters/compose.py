@@ -17,10 +17,9 @@ from mailer.errors import TemplateProblem
 from mailer.intake.records import IntakeRecord
 from mailer.letters.calendar import Meeting, calendar_method, calendar_uid, invitation_ics
 from mailer.letters.context import LetterKind, calendar_texts, letter_context
-from mailer.letters.html import html_problems, inline_css
+from mailer.letters.html import html_problems, letter_html
 from mailer.letters.message import CalendarPart, MessageHeaders, build_message, new_message_id
 from mailer.letters.rendering import LETTER_PARTS, LetterRenderer, RenderedLetter
-from mailer.letters.template_signoff import template_version
 from mailer.outbox.store import State, StoredMessage
 
 __all__ = ["ComposedMessage", "Composer"]
@@ -56,7 +55,8 @@ class Composer:
     def __init__(self, settings: Settings, renderer: LetterRenderer) -> None:
         self.settings = settings
         self.renderer = renderer
-        self.template_version = template_version(renderer.templates_dir)
+        # The version of exactly the files this renderer reads, not of the folder as it is now.
+        self.template_version = renderer.version
 
     def compose(
         self,
@@ -114,10 +114,11 @@ class Composer:
         return ComposedMessage(data=data, draft=draft)
 
     def _render(self, language: str, context: dict[str, Any]) -> RenderedLetter:
-        """Render the letter and make its HTML mail-client ready, refusing remote content."""
+        """Render the letter and make its HTML mail-client ready: CSS inlined, and cleaned so
+        that it loads and runs nothing (`mailer template check` reports what that removes)."""
         letter = self.renderer.render(language, context)
         html_name = f"{language}/{LETTER_PARTS['html']}"
-        html = inline_css(letter.html, html_name)
+        html = letter_html(letter.html, html_name)
         problems = html_problems(html)
         if problems:
             raise TemplateProblem(html_name, None, problems[0])

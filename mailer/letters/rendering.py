@@ -1,23 +1,29 @@
 """Rendering the invitation letter from the workspace's templates.
 
-Staff edit these templates, so they run in Jinja2's immutable sandbox with plain data only,
-`StrictUndefined` turns a misspelt variable into an error, and HTML escaping is switched on for
-`.html.j2` files by name (`select_autoescape` looks only at the last extension, `.j2`).
-A rendered letter that still holds a placeholder of the source letter (`[naam kind]`) is refused.
+Staff edit these templates, so they run in a bounded Jinja2 sandbox with plain data only
+(`mailer.letters.sandbox`), `StrictUndefined` turns a misspelt variable into an error, and HTML
+escaping is switched on for `.html.j2` files by name (`select_autoescape` looks only at the last
+extension, `.j2`). The templates are read once (`mailer.letters.template_files`): a renderer uses
+exactly the files of its `version`, and no other file. A rendered letter that still holds a
+placeholder of the source letter (`[naam kind]`) is refused.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.exceptions import SecurityError
 
 from mailer.errors import TemplateProblem
+from mailer.i18n import _
+from mailer.letters.sandbox import MAX_OUTPUT, LetterEnvironment, loop_budget
+from mailer.letters.template_files import TemplateFiles
 
 __all__ = [
     "LETTER_PARTS",
@@ -57,8 +63,9 @@ def _template_line(traceback: TracebackType | None, template_file: str) -> int |
     # Jinja2 rewrites tracebacks so that frames inside a template carry its file name and line.
     line = None
     while traceback is not None:
-        if traceback.tb_frame.f_code.co_filename.endswith(template_file):
+        if traceback.tb_frame.f_code.co_filename == template_file:
             line = traceback.tb_lineno
+            break  # the outermost frame of this file: the line that started the trouble
         traceback = traceback.tb_next
     return line
 
@@ -73,13 +80,65 @@ def _strings_in(value: Any) -> list[str]:
     return []
 
 
+def _bounded_render(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """The rendered text, stopped once it grows past `MAX_OUTPUT` (a loop that writes forever)."""
+    pieces: list[str] = []
+    size = 0
+    with loop_budget():
+        for piece in template.generate(context):
+            size += len(piece)
+            if size > MAX_OUTPUT:
+                raise jinja2.TemplateRuntimeError(
+                    _(
+                        "the letter grows past {limit} characters; check the loops (`for`) "
+                        "and macros of this template"
+                    ).format(limit=f"{MAX_OUTPUT:,}")
+                )
+            pieces.append(piece)
+    return "".join(pieces)
+
+
+def _not_found(name: str, error: jinja2.TemplateNotFound) -> TemplateProblem:
+    if error.name == name:
+        return TemplateProblem(name, None, "template file is missing")
+    # An include or import of a file that is not part of the letter: missing, hidden, or the
+    # folder's README (which the signed version does not cover).
+    line = _template_line(error.__traceback__, name)
+    problem = _(
+        "uses {file}, which is not one of the letter's files; a file whose name starts with "
+        "a dot, and README.md, are never used: rename it or correct the name"
+    ).format(file=error.name)
+    return TemplateProblem(name, line, problem)
+
+
+class _SnapshotLoader(jinja2.BaseLoader):
+    """Serves the files of one `TemplateFiles` and nothing else."""
+
+    def __init__(self, files: TemplateFiles) -> None:
+        self.files = files
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        try:
+            source = self.files.text(template)
+        except UnicodeDecodeError:
+            raise jinja2.TemplateError(f"{template} is not UTF-8 text") from None
+        if source is None:
+            raise jinja2.TemplateNotFound(template)
+        # The file name lets Jinja2 put the template's line numbers into tracebacks; the
+        # source never changes for this snapshot.
+        return source, template, lambda: True
+
+
 class LetterRenderer:
     """Renders the letter parts of one workspace; one instance caches the compiled templates."""
 
     def __init__(self, templates_dir: Path) -> None:
         self.templates_dir = templates_dir
-        self.environment = ImmutableSandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(templates_dir), encoding="utf-8"),
+        self.files = TemplateFiles.read(templates_dir)
+        self.environment = LetterEnvironment(
+            loader=_SnapshotLoader(self.files),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(
                 enabled_extensions=("html", "html.j2"), default_for_string=False
@@ -89,22 +148,46 @@ class LetterRenderer:
             lstrip_blocks=True,
         )
 
+    @property
+    def version(self) -> str:
+        """The template version this renderer renders: the hash of exactly its files."""
+        return self.files.version
+
     def render_part(self, name: str, context: dict[str, Any]) -> str:
         """Render one template file (relative to the templates folder), refusing any problem."""
-        template_file = str(self.templates_dir / name)
         try:
             template = self.environment.get_template(name)
-            rendered = template.render(context)
-        except jinja2.TemplateNotFound:
-            raise TemplateProblem(name, None, "template file is missing") from None
+            rendered = _bounded_render(template, context)
+        except jinja2.TemplateNotFound as error:
+            raise _not_found(name, error) from None
         except jinja2.TemplateSyntaxError as error:
-            raise TemplateProblem(name, error.lineno, f"syntax error: {error.message}") from None
+            where = error.name or name
+            raise TemplateProblem(where, error.lineno, f"syntax error: {error.message}") from None
         except jinja2.UndefinedError as error:
-            line = _template_line(error.__traceback__, template_file)
+            line = _template_line(error.__traceback__, name)
             raise TemplateProblem(name, line, f"unknown variable: {error.message}") from None
+        except SecurityError as error:
+            line = _template_line(error.__traceback__, name)
+            problem = _(
+                "the template reaches into the program ({detail}); use only the letter's variables"
+            ).format(detail=error)
+            raise TemplateProblem(name, line, problem) from None
         except jinja2.TemplateError as error:
-            line = _template_line(error.__traceback__, template_file)
+            line = _template_line(error.__traceback__, name)
             raise TemplateProblem(name, line, str(error)) from None
+        except RecursionError as error:
+            line = _template_line(error.__traceback__, name)
+            problem = _(
+                "a macro or include calls itself without end; make sure it stops calling itself"
+            )
+            raise TemplateProblem(name, line, problem) from None
+        except Exception as error:  # `{{ 1 + "a" }}`: whatever a template line does wrong
+            line = _template_line(error.__traceback__, name)
+            detail = " ".join(str(error).split()) or error.__class__.__name__
+            problem = _("this line cannot be worked out ({detail}); correct it").format(
+                detail=detail
+            )
+            raise TemplateProblem(name, line, problem) from None
         self._refuse_placeholders(name, rendered, context)
         return rendered
 
@@ -120,7 +203,7 @@ class LetterRenderer:
         if not placeholders:
             return
         placeholder = placeholders[0]
-        source = (self.templates_dir / name).read_text(encoding="utf-8")
+        source = self.files.text(name) or ""
         source_hits = [line for line, text in find_placeholders(source) if text == placeholder]
         line = source_hits[0] if source_hits else None
         raise TemplateProblem(

@@ -3,8 +3,9 @@
 `check_templates` renders every language and every kind of letter (invitation, update,
 cancellation) with fictional sample data and reports each problem as `FILE:LINE: problem`: syntax
 errors, unknown variables (also in branches the sample does not reach), leftover `[...]`
-placeholders and HTML that would load something from the internet. `write_preview` writes the
-sample letter as HTML, text and (where Chromium is installed) a PDF for a team meeting.
+placeholders, and everything the cleaning of the HTML takes out (what would load something from
+the internet or run: `mailer.letters.html_allowlist`). `write_preview` writes the sample letter
+as HTML, text and (where Chromium is installed) a PDF for a team meeting.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from jinja2 import meta, nodes
 
 from mailer.config import Settings
 from mailer.errors import MailerError, TemplateProblem
+from mailer.i18n import _
 from mailer.intake.records import IntakeRecord
 from mailer.letters.compose import Composer
 from mailer.letters.context import LetterKind, letter_context
+from mailer.letters.html_allowlist import Removal, removals
 from mailer.letters.message import letter_parts
 from mailer.letters.rendering import LETTER_PARTS, LetterRenderer
+from mailer.letters.template_files import TemplateFiles
 from mailer.workspace import Workspace
 
 __all__ = [
@@ -147,6 +151,55 @@ def _static_issues(
     return issues
 
 
+def _locate(files: TemplateFiles, main: str, needles: list[str]) -> tuple[str, int | None]:
+    """The template file and line a piece of rendered HTML comes from: the first line that
+    holds the rendered line itself, else the short hint; the main template when neither."""
+    names = [main, *sorted(name for name in files.files if name != main)]
+    for needle in (item.strip().lower() for item in needles):
+        if not needle:
+            continue
+        for name in names:
+            try:
+                lines = (files.text(name) or "").lower().splitlines()
+            except UnicodeDecodeError:
+                continue
+            for number, line in enumerate(lines, start=1):
+                if needle in line:
+                    return name, number
+    return main, None
+
+
+def _removal_issue(
+    workspace: Workspace, renderer: LetterRenderer, html_name: str, rendered: str, removal: Removal
+) -> TemplateIssue:
+    lines = rendered.splitlines()
+    rendered_line = lines[removal.line - 1] if 0 < removal.line <= len(lines) else ""
+    name, line = _locate(renderer.files, html_name, [rendered_line, removal.hint])
+    problem = _(
+        "{what} is taken out of the letter: a letter may load nothing from the internet and "
+        "run nothing; put the content in the letter itself (see templates/README.md)"
+    ).format(what=removal.what)
+    return TemplateIssue(_relative(workspace, name), line, problem)
+
+
+def _removal_issues(
+    workspace: Workspace, renderer: LetterRenderer, contexts: list[dict[str, Any]], language: str
+) -> list[TemplateIssue]:
+    """What cleaning the HTML takes out of the letter, for every kind of letter."""
+    html_name = f"{language}/{LETTER_PARTS['html']}"
+    issues: list[TemplateIssue] = []
+    for context in contexts:
+        try:
+            rendered = renderer.render_part(html_name, context)
+        except TemplateProblem:
+            continue  # composing reports it
+        for removal in removals(rendered):
+            issue = _removal_issue(workspace, renderer, html_name, rendered, removal)
+            if issue not in issues:
+                issues.append(issue)
+    return issues
+
+
 def check_templates(workspace: Workspace, settings: Settings) -> list[TemplateIssue]:
     """Every problem of the workspace's templates, in every language and kind of letter."""
     renderer = LetterRenderer(workspace.templates_dir)
@@ -163,6 +216,10 @@ def check_templates(workspace: Workspace, settings: Settings) -> list[TemplateIs
         if static:
             continue  # rendering would only report the same problem again
         previous = sample_record(language, settings, weeks_ahead=2)
+        contexts = [
+            letter_context(record, settings, kind=kind, previous=previous) for kind in KINDS
+        ]
+        issues.extend(_removal_issues(workspace, renderer, contexts, language))
         for kind in KINDS:
             try:
                 composer.compose(record, "template check", kind=kind, previous=previous)

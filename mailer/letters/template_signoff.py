@@ -6,7 +6,6 @@ only be approved without an override when the template version it was rendered f
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from mailer.clock import now_in_amsterdam
 from mailer.durable import durable_write
 from mailer.errors import ConfigError, MailerError
+from mailer.letters.template_files import TemplateFiles
 from mailer.text_safety import has_control_characters
 from mailer.workspace import Workspace
 
@@ -32,21 +32,13 @@ SIGNOFF_FILE = "template-signoffs.json"
 
 
 def template_version(templates_dir: Path) -> str:
-    """A short hash over every file in the templates folder: a sign-off names the exact version
-    it approved.
+    """A short hash over the letter's files: a sign-off names the exact version it approved.
 
-    Every file counts, not only `*.j2`: a template can include any file, and a change to an
-    included file is a change to the letter. Only the folder's README (instructions for staff)
-    and hidden files are left out.
+    Every file the template loader can read counts, not only `*.j2`: a template can include any
+    of them, and a change to an included file is a change to the letter. The loader reads
+    nothing else (`mailer.letters.template_files`): not the folder's README, not hidden files.
     """
-    digest = hashlib.sha256()
-    for path in sorted(templates_dir.rglob("*")):
-        relative = path.relative_to(templates_dir).as_posix()
-        if not path.is_file() or relative == "README.md" or "/." in f"/{relative}":
-            continue
-        digest.update(relative.encode("utf-8") + b"\x00")
-        digest.update(path.read_bytes() + b"\x00")
-    return digest.hexdigest()[:16]
+    return TemplateFiles.read(templates_dir).version
 
 
 class SignOff(BaseModel):

@@ -9,6 +9,9 @@ with an access token from `mailer.signin`, and a token is never sent unencrypted
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import re
 import ssl
 from dataclasses import dataclass
 
@@ -114,10 +117,42 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
+# A run of base64 long enough to hold a login (AUTH PLAIN, AUTH LOGIN, XOAUTH2 send it so).
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
+
+
+def _base64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _holds_a_login(run: str, password: str) -> bool:
+    """Whether a base64 run decodes to (part of) a login: the password, a PLAIN blob
+    (`\\0user\\0password`) or an XOAUTH2 blob (`auth=Bearer TOKEN`)."""
+    for start in range(4):  # an echo may be cut off at the front
+        piece = run[start:]
+        piece = piece[: len(piece) - len(piece) % 4] if not piece.endswith("=") else piece
+        try:
+            decoded = base64.b64decode(piece, validate=True)
+        except (ValueError, binascii.Error):
+            continue
+        if b"\x00" in decoded or b"auth=Bearer" in decoded:
+            return True
+        if password and password.encode("utf-8") in decoded:
+            return True
+    return False
+
+
 def scrub(text: str, settings: Settings) -> str:
-    """`text` with the password removed, should a server or library ever echo it."""
+    """`text` without the password, and without any base64 that holds a login: a server that
+    echoes the AUTH exchange in its reply must not get the login into an error line."""
     secret = settings.smtp_password.get_secret_value()
-    return text.replace(secret, "***") if secret else text
+    if secret:
+        login = f"\0{settings.smtp_username}\0{secret}"
+        for form in (secret, *(_base64(value) for value in (secret, login))):
+            text = text.replace(form, "***")
+    return _BASE64_RUN.sub(
+        lambda match: "***" if _holds_a_login(match.group(), secret) else match.group(), text
+    )
 
 
 def describe_reply(code: int, message: str) -> str:

@@ -39,7 +39,15 @@ from mailer.web.presenting import (
     problems_in_words,
     when,
 )
-from mailer.web.security import PAGE_CSP, Guard, Session, Sessions, check_csrf, session_of
+from mailer.web.security import (
+    PAGE_CSP,
+    TOKEN_LIFETIME,
+    Guard,
+    Session,
+    Sessions,
+    check_csrf,
+    session_of,
+)
 from mailer.web.texts import (
     MESSAGES,
     approved_count,
@@ -310,10 +318,17 @@ async def approve_selected(request: Request) -> Response:
     return _see("/")
 
 
-def create_app(workspace: Workspace, settings: Settings, *, token: str, port: int) -> Guard:
+def create_app(
+    workspace: Workspace,
+    settings: Settings,
+    *,
+    token: str,
+    port: int,
+    token_lifetime: float = TOKEN_LIFETIME,
+) -> Guard:
     """The review page for `workspace`, answering only on 127.0.0.1:`port` / localhost:`port`
-    and only to whoever holds `token`."""
-    sessions = Sessions(token, port)
+    and only to the browser that used `token` first, within `token_lifetime` seconds."""
+    sessions = Sessions(token, port, lifetime=token_lifetime)
     app = Starlette(
         routes=[
             Route("/", show_overview),

@@ -1,15 +1,21 @@
 """Who may use the review page: the secret token, the session cookie, CSRF and security headers.
 
 The page lists children's data and changes the outbox, so every request must prove it comes from
-the person who started `mailer review`: the token from the printed address is exchanged once for
-an HttpOnly, SameSite=Strict session cookie. The Host header must name the loopback address (DNS
-rebinding), and a state change needs a POST from this very origin with the session's CSRF token.
+the person who started `mailer review`: the token from the address is exchanged once, within
+`TOKEN_LIFETIME`, for an HttpOnly, SameSite=Strict session cookie; a replayed or late token is
+refused. The cookie's name and value are new for every server, and sessions live only in its
+memory, so no other review server on this computer (browsers send cookies to every port of
+127.0.0.1), nor this one after a restart, takes it for a session. The Host header must name
+the loopback address (DNS rebinding), and a state change needs a POST from this very origin
+with the session's CSRF token.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import secrets
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,13 +23,14 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from mailer.i18n import _
 from mailer.web.texts import MESSAGES
 
 __all__ = [
-    "FRAME_CSP",
     "PAGE_CSP",
+    "TOKEN_LIFETIME",
     "Guard",
     "Session",
     "Sessions",
@@ -43,13 +50,11 @@ PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-# The letter's HTML part, shown in a sandboxed frame: inline styles and data: images only.
-FRAME_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox"
-)
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 TOKEN_PARAMETER = "token"  # noqa: S105 (the name of the query parameter, not a secret)
+# Long enough to paste the printed address into a browser; a browser opened by `mailer review`
+# uses it within a second.
+TOKEN_LIFETIME = 300.0
 
 
 def new_token() -> str:
@@ -78,15 +83,37 @@ class Session:
 
 
 class Sessions:
-    """The sessions of one running review page, kept in memory: a restart asks for the token."""
+    """The sessions of one running review page, kept in memory: a restart asks for a new token.
 
-    def __init__(self, token: str, port: int) -> None:
-        self._token = token
-        self.cookie_name = f"mailer_review_{port}"  # cookies ignore ports: one name per server
+    The token opens one session, once, within `lifetime` seconds; after that it is spent.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        port: int,
+        *,
+        lifetime: float = TOKEN_LIFETIME,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._token: str | None = token
+        self._clock = clock
+        self._expires = clock() + lifetime
+        # Cookies ignore ports, so every local server sees every cookie of 127.0.0.1: a name
+        # of its own keeps this server's cookie from overwriting (or being taken for) another's.
+        self.cookie_name = f"mailer_review_{port}_{secrets.token_hex(4)}"
         self._by_digest: dict[str, Session] = {}
 
-    def token_is_valid(self, offered: str) -> bool:
-        return secrets.compare_digest(offered.encode("utf-8"), self._token.encode("utf-8"))
+    def use_token(self, offered: str) -> bool:
+        """Whether `offered` is the token, still unused and in time; it is spent either way
+        once it matched."""
+        token = self._token
+        if token is None or not secrets.compare_digest(
+            offered.encode("utf-8"), token.encode("utf-8")
+        ):
+            return False
+        self._token = None
+        return self._clock() <= self._expires
 
     def start(self) -> tuple[str, Session]:
         cookie = new_token()
@@ -105,6 +132,13 @@ def session_of(request: Request) -> Session:
 
 def check_csrf(session: Session, offered: str) -> bool:
     return secrets.compare_digest(offered.encode("utf-8"), session.csrf.encode("utf-8"))
+
+
+def _token_refused() -> str:
+    return _(
+        "No access: this address works only once and only for a few minutes. Stop mailer "
+        "review (Ctrl+C) and start it again for a new address."
+    )
 
 
 def _refusal(text: str) -> Response:
@@ -139,12 +173,14 @@ class Guard:
         """A response that ends the request here (refusal or redirect), or None to go on."""
         if request.headers.get("host", "") not in self.allowed_hosts:
             return _refusal(MESSAGES["bad_host"])
+        session = self.sessions.find(request.cookies.get(self.sessions.cookie_name))
         offered = request.query_params.get(TOKEN_PARAMETER)
         if offered is not None and request.method in SAFE_METHODS:
-            if not self.sessions.token_is_valid(offered):
-                return _refusal(MESSAGES["no_token"])
+            if session is not None:  # back in the history of a browser that is signed in
+                return RedirectResponse(_without_token(request), status_code=303)
+            if not self.sessions.use_token(offered):
+                return _refusal(_token_refused())
             return self._start_session(request)
-        session = self.sessions.find(request.cookies.get(self.sessions.cookie_name))
         if session is None:
             return _refusal(MESSAGES["no_token"])
         if request.method not in SAFE_METHODS and not self._same_origin(request):
@@ -157,9 +193,22 @@ class Guard:
         return request.headers.get("origin", "") in self.allowed_origins
 
     def _start_session(self, request: Request) -> Response:
-        """Swap the token for a cookie, and take the token out of the address bar and history."""
-        cookie, _ = self.sessions.start()
-        response = RedirectResponse(_without_token(request), status_code=303)
+        """Swap the token for a cookie, and take the token out of the address bar.
+
+        The answer is a page that moves on by itself rather than a redirect: when the address
+        came from the opener file, a redirect would still count as a visit from elsewhere, and
+        the browser would hold back the SameSite=Strict cookie on it.
+        """
+        cookie, _session = self.sessions.start()
+        target = html.escape(_without_token(request), quote=True)
+        onwards = html.escape(_("Continue to the review page"))
+        page = (
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+            f'<meta http-equiv="refresh" content="0;url={target}">'
+            f"<title>{onwards}</title></head>"
+            f'<body><p><a href="{target}">{onwards}</a></p></body></html>\n'
+        )
+        response = HTMLResponse(page)
         response.set_cookie(
             self.sessions.cookie_name, cookie, httponly=True, samesite="strict", path="/"
         )
