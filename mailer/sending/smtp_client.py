@@ -297,6 +297,9 @@ async def connect(settings: Settings) -> aiosmtplib.SMTP:
     return client
 
 
+_CLOSE_TURNS = 100  # at most a second
+
+
 async def _hang_up(client: aiosmtplib.SMTP) -> None:
     """End a connection that failed half-way (a refused login, say) politely if it still can,
     and let the event loop finish closing its TLS transport before the caller moves on."""
@@ -306,5 +309,12 @@ async def _hang_up(client: aiosmtplib.SMTP) -> None:
     except (aiosmtplib.SMTPException, OSError, TimeoutError):
         pass
     finally:
+        transport = client.transport
+        raw_socket = transport.get_extra_info("socket") if transport is not None else None
         client.close()
-        await asyncio.sleep(0)
+        # Under TLS the socket closes only after the close_notify exchange, a few turns of the
+        # event loop later; a caller that ends its loop sooner would leak the socket.
+        for _ in range(_CLOSE_TURNS):
+            if raw_socket is None or raw_socket.fileno() == -1:
+                break
+            await asyncio.sleep(0.01)
