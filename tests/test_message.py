@@ -170,3 +170,15 @@ def test_the_recipient_check_of_validation_agrees_with_the_built_message(name: s
         return
     parsed = message_from_bytes(build_message(headers(to=to), LETTER), policy=policy.default)
     assert [a.addr_spec for a in parsed["To"].addresses] == [a.addr_spec for a in to]
+
+
+def test_a_letter_stored_with_its_own_date_is_sent_with_one_date() -> None:
+    # Letters queued before Date was set at sending carry their own, and were approved so.
+    moment = datetime(2026, 12, 3, 10, 0, tzinfo=AMSTERDAM)
+    stored = (
+        b"Subject: x\r\nDate: Mon, 30 Nov 2026 09:00:00 +0100\r\nTo: a@example.nl\r\n\r\nbody\r\n"
+    )
+    assert dated(stored, moment) == stored
+    fresh = b"Subject: x\r\nTo: a@example.nl\r\n\r\nDate: in the body\r\n"
+    sent = message_from_bytes(dated(fresh, moment))
+    assert sent.get_all("Date") == ["Thu, 03 Dec 2026 10:00:00 +0100"]

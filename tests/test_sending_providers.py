@@ -4,6 +4,11 @@ refusal of one message fails only that message. The run's clock is injected: nob
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +16,8 @@ import pytest
 
 from mailer.config import Settings, load_settings
 from mailer.outbox.store import Outbox, State
-from mailer.sending.run import NOT_SENT, THROTTLES_IN_A_ROW, send_approved
+from mailer.sending.records import retry_failed
+from mailer.sending.run import NOT_SENT, THROTTLES_IN_A_ROW, SendInterrupted, send_approved
 from mailer.workspace import Workspace
 from tests.conftest import open_outbox
 from tests.provider_servers import (
@@ -182,3 +188,47 @@ def test_a_connection_cut_before_a_letter_was_handed_over_is_tried_again_in_the_
     assert sorted(report.ids(State.SENT)) == sorted(ids)
     assert report.throttled == 1 and report.ids(State.UNKNOWN) == []
     assert all(len(outbox.load(message_id).attempts) == 1 for message_id in ids)
+
+
+def test_a_retried_letter_is_sent_by_the_next_run(
+    workspace: Workspace, outbox: Outbox, provider: Any
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    to = outbox.load(message_id).to
+    handler = ProviderHandler(rcpt_replies={address: "550 5.1.1 User unknown" for address in to})
+    settings = provider(handler)
+    first = send_approved(outbox, settings, clock=FakeClock(time.time()))
+    assert first.ids(State.FAILED) == [message_id]
+    # The address was put right at the server; a person retries a minute later: the start the
+    # first run took for this letter must not hold it for the rest of its lease.
+    handler.rcpt_replies.clear()
+    retry_failed(outbox, message_id, by="Bob")
+    assert outbox.load(message_id).state == State.APPROVED
+    second = send_approved(outbox, settings, clock=FakeClock(time.time() + 60))
+    assert second.ids(State.SENT) == [message_id]
+
+
+class SlowAtMail(ProviderHandler):
+    """Answers MAIL FROM only after a few seconds, so that a run can be stopped before DATA."""
+
+    async def handle_MAIL(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        await asyncio.sleep(3)
+        reply: str = await super().handle_MAIL(server, session, envelope, address, options)
+        return reply
+
+
+def test_a_run_stopped_before_the_handover_leaves_no_hold_on_the_letter(
+    workspace: Workspace, outbox: Outbox, provider: Any
+) -> None:
+    (message_id,) = approved_outbox(workspace, 1)
+    settings = provider(SlowAtMail())
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+    with pytest.raises(SendInterrupted):
+        send_approved(
+            outbox, settings, clock=FakeClock(time.time()), stop_signals=(signal.SIGUSR1,)
+        )
+    assert outbox.load(message_id).state == State.APPROVED  # nothing was handed over
+    second = send_approved(outbox, provider(ProviderHandler()), clock=FakeClock(time.time() + 60))
+    assert second.ids(State.SENT) == [message_id]

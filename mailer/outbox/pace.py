@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from mailer.outbox.schema import send_pace, send_reservations
+from mailer.outbox.schema import messages, send_pace, send_reservations
 from mailer.outbox.store import Outbox
 
 __all__ = [
@@ -96,9 +96,15 @@ def reserve_start(
         connection.execute(
             delete(send_reservations).where(mine, send_reservations.c.at < now - DAY)
         )
+        # A start taken before the message last changed state (it was tried, then retried or
+        # resent by a person) no longer holds it: only one taken for its current turn does.
+        changed = connection.execute(
+            select(messages.c.changed_at).where(messages.c.id == message_id)
+        ).scalar()
+        since = max(now - RESERVATION_LEASE, changed.timestamp() if changed else 0.0)
         held = select(send_reservations.c.seq).where(
             send_reservations.c.message_id == message_id,
-            send_reservations.c.at > now - RESERVATION_LEASE,
+            send_reservations.c.at > since,
         )
         if connection.execute(held).first() is not None:
             return Taken()

@@ -28,10 +28,11 @@ __all__ = [
 
 CODE_LENGTH = 8
 _CODE = re.compile(rf"[0-9a-f]{{{CODE_LENGTH}}}")
-# Changes to `pending` that keep the bytes: `mailer retry` (see `sending.records`) and a render
-# that made the same letter (see `outbox.rescheduling`). Every other one may bring a new
-# version, so a change nobody listed here counts as one.
-_SAME_BYTES_NOTES = ("back to review to be sent again", "rendered again with template version")
+# Changes to `pending` that keep the bytes: a render that made the same letter (see
+# `outbox.rescheduling`). Every other one may bring a new version, so a change nobody listed
+# here counts as one. (`mailer retry` keeps unchanged bytes approved and sends only changed
+# ones back to review, so its note marks a new version.)
+_SAME_BYTES_NOTES = ("rendered again with template version",)
 
 
 def version_code(sha256: str) -> str:

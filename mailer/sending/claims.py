@@ -23,7 +23,7 @@ from mailer.clock import now_in_amsterdam
 from mailer.errors import OutboxError, TransitionNotAllowed
 from mailer.outbox.store import Claim, Outbox, State, StoredMessage, TransitionRequest
 from mailer.review.versions import approval_not_on_record
-from mailer.sending.records import TAKEN_BY_ANOTHER_SENDER, sendable_problem
+from mailer.sending.records import NO_LONGER_APPROVED, TAKEN_BY_ANOTHER_SENDER, sendable_problem
 
 __all__ = [
     "CLAIM_LEASE",
@@ -152,4 +152,8 @@ def claim_request(to_send: ToSend, by: str, claim: Claim) -> TransitionRequest:
 
 def why_not_claimed(error: OutboxError) -> str:
     """The reason to report for a claim that was refused."""
-    return TAKEN_BY_ANOTHER_SENDER if isinstance(error, TransitionNotAllowed) else str(error)
+    if not isinstance(error, TransitionNotAllowed):
+        return str(error)
+    # Only another sender's claim puts an approved message in `sending`; any other state means
+    # a person decided otherwise while this run waited (rejected it, sent it back to review).
+    return TAKEN_BY_ANOTHER_SENDER if error.current == State.SENDING else NO_LONGER_APPROVED

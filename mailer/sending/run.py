@@ -221,9 +221,10 @@ def _cancelled() -> bool:
 class _Transaction:
     """One message on its way: read, then claimed just before DATA."""
 
-    def __init__(self, run: _Run, to_send: ToSend) -> None:
+    def __init__(self, run: _Run, to_send: ToSend, start: Reservation) -> None:
         self.run = run
         self.to_send = to_send
+        self.start = start
         self.claimed: StoredMessage | None = None
 
     def handing_over(self) -> str | None:
@@ -264,6 +265,7 @@ class _Transaction:
         except asyncio.CancelledError:
             client.close()
             if self.claimed is None:
+                self.run.pace.give_back(self.start)  # nothing was handed over with it
                 self.run.report.skipped[NOT_SENT] += 1
                 return
             reply = "the run was interrupted while the message was being handed over"
@@ -272,11 +274,11 @@ class _Transaction:
 
 
 async def _hand_over(
-    run: _Run, client: aiosmtplib.SMTP, to_send: ToSend
+    run: _Run, client: aiosmtplib.SMTP, to_send: ToSend, start: Reservation
 ) -> tuple[aiosmtplib.SMTP | None, TransactionResult]:
     """Send one message; return the connection for the next one (None once closed) and what
     the server said."""
-    transaction = _Transaction(run, to_send)
+    transaction = _Transaction(run, to_send, start)
     delivering = asyncio.ensure_future(
         deliver(client, run.sender, list(to_send.stored.to), to_send.data, transaction.handing_over)
     )
@@ -372,7 +374,12 @@ async def _worker(run: _Run, number: int) -> None:
             if start is None:
                 continue
             if client is None:
-                connected = await _connect(run)
+                try:
+                    connected = await _connect(run)
+                except asyncio.CancelledError:
+                    run.pace.give_back(start)
+                    run.put_back(message_id)
+                    raise
                 if not isinstance(connected, aiosmtplib.SMTP):
                     run.pace.give_back(start)
                     if connected is None:
@@ -381,7 +388,7 @@ async def _worker(run: _Run, number: int) -> None:
                         await run.slow_down(message_id, str(connected))
                     continue
                 client = connected
-            client, result = await _hand_over(run, client, to_send)
+            client, result = await _hand_over(run, client, to_send, start)
             if result.throttled or result.not_claimed or result.about_server:
                 run.pace.give_back(start)  # nothing was handed over
             if result.throttled:

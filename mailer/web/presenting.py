@@ -87,8 +87,9 @@ def _refusal_in_words(refusal: ApprovalRefused, stored: StoredMessage) -> str:
 def _closed_in_words(state: State) -> str:
     texts = {
         State.FAILED: _(
-            "Approving is not possible: sending this letter failed. Put it back for review "
-            "with the command “mailer retry”, or reject it."
+            "Approving is not possible: sending this letter failed. Send it again with the "
+            "command “mailer retry” (it keeps its approval while the letter is unchanged), or "
+            "reject it."
         ),
         State.SENDING: _("There is nothing to decide: this letter is being sent right now."),
         State.SENT: _("There is nothing left to decide: this letter has been sent."),
