@@ -19,7 +19,7 @@ from mailer.workspace import Workspace, init_workspace
 
 # Fixtures from helper modules: the throwaway PostgreSQL server (`postgres_server`,
 # `postgres_url`, `make_postgres_url`) and the local sign-in service (`certificates`, `service`).
-pytest_plugins = ["tests.postgres_server", "tests.oauth_server"]
+pytest_plugins = ["tests.postgres_server", "tests.oauth_server", "tests.browser_support"]
 
 # The columns a planning-system export uses, in the order this project writes them.
 FIELDS = tuple(name for name in CANONICAL_COLUMNS if name != "duration_minutes")

@@ -16,6 +16,7 @@ from mailer.sending.claims import to_addresses
 from mailer.workspace import Workspace
 from tests.conftest import future_date, intake_row, open_outbox, write_csv
 from tests.smtp_servers import RecordingHandler, approved_outbox, smtp_env, smtp_server
+from tests.test_cli import listed, queue_rows
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -27,18 +28,6 @@ def english(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def queue(run_cli: Run, path: Path, *options: str) -> tuple[int, str, str]:
     return run_cli("queue", str(path), "--by", "Coach", *options)
-
-
-def queue_rows(run_cli: Run, tmp_path: Path, *rows: dict[str, str]) -> tuple[int, str, str]:
-    return run_cli("queue", str(write_csv(tmp_path / "intakes.csv", list(rows))), "--by", "Coach")
-
-
-def listed(run_cli: Run) -> list[dict[str, object]]:
-    code, out, _ = run_cli("list", "--json")
-    assert code == 0
-    result = json.loads(out)
-    assert isinstance(result, list)
-    return result
 
 
 def stored_to(workspace: Workspace) -> list[list[str]]:

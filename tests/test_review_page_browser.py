@@ -12,7 +12,7 @@ from typing import Literal
 
 import pytest
 from conftest import intake_row, write_csv
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from mailer.config import load_settings
@@ -21,7 +21,7 @@ from mailer.outbox.store import Outbox
 from mailer.review.decisions import approve, review_policy
 from mailer.web import ReviewServer
 from mailer.workspace import Workspace
-from tests.browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.browser_support import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -34,20 +34,6 @@ CHILDREN = ("Zoë de Vries", "Ümit Yılmaz", "Anaïs Dubois-Vandenheuvel")
 @pytest.fixture(autouse=True)
 def dutch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAILER_UI_LANGUAGE", "nl")
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    require_chromium()
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield launched
-    launched.close()
 
 
 @pytest.fixture

@@ -18,32 +18,18 @@ from typing import ClassVar
 
 import pytest
 from conftest import intake_row, write_csv
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from mailer.config import load_settings
 from mailer.letters.template_signoff import sign_off
 from mailer.outbox.store import Outbox, State
 from mailer.web import ReviewServer
 from mailer.workspace import Workspace
-from tests.browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.browser_support import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
 RunCli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    require_chromium()
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield launched
-    launched.close()
 
 
 @pytest.fixture
