@@ -28,7 +28,6 @@ from mailer.review.decisions import ReviewPolicy, approve_many, check_person_nam
 from mailer.review.decisions import reject as reject_message
 from mailer.review.summary import message_summary, problems_of
 from mailer.review.versions import CODE_LENGTH, is_version_code, made_by, version_code
-from mailer.web.texts import note_in_words, problem_in_words
 
 __all__ = ["register"]
 
@@ -86,6 +85,9 @@ def _report_damaged(damaged: list[str]) -> None:
 
 
 def _table_row(opened: Opened, stored: StoredMessage, policy_: ReviewPolicy) -> list[str]:
+    # Imported here: the page's package loads its web libraries, which `send` does without.
+    from mailer.web.texts import problem_in_words
+
     return [
         stored.id,
         state_name(stored.state.value),
@@ -97,6 +99,8 @@ def _table_row(opened: Opened, stored: StoredMessage, policy_: ReviewPolicy) -> 
 
 
 def _print_overview(opened: Opened, stored: StoredMessage, data: bytes, text: str) -> None:
+    from mailer.web.texts import note_in_words, problem_in_words  # see `_table_row`
+
     console.print(
         _("ID:       {id} ({state})").format(id=stored.id, state=state_name(stored.state.value)),
         markup=False,
