@@ -28,6 +28,8 @@ from mailer.review.decisions import check_person_name
 from mailer.sending.delivery import Outcome, TransactionResult, redact_addresses
 
 __all__ = [
+    "CHANGED_AFTER_APPROVAL",
+    "MESSAGE_FILE_MISSING",
     "NO_LONGER_APPROVED",
     "TAKEN_BY_ANOTHER_SENDER",
     "WAITING_TO_RETRY",
@@ -44,6 +46,9 @@ __all__ = [
 NO_LONGER_APPROVED = "no longer approved"
 WAITING_TO_RETRY = "waiting to retry after a temporary refusal"
 TAKEN_BY_ANOTHER_SENDER = "taken by another sender"
+# Reasons that need a person (worded for people by `mailer.sending.plan.skip_reason_in_words`).
+MESSAGE_FILE_MISSING = "message file missing"
+CHANGED_AFTER_APPROVAL = "changed after approval (approve again)"
 
 
 def sendable_problem(
@@ -67,9 +72,9 @@ def sendable_problem(
             try:
                 data = outbox.read_bytes(stored.id)
             except MessageNotFound:
-                return "message file missing"
+                return MESSAGE_FILE_MISSING
         if sha256_hex(data) != stored.approval.sha256:
-            return "changed after approval (approve again)"
+            return CHANGED_AFTER_APPROVAL
     if stored.next_attempt_at is not None and stored.next_attempt_at > now:
         return WAITING_TO_RETRY
     return None
