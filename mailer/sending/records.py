@@ -14,6 +14,7 @@ from typing import Any
 from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
 from mailer.errors import MessageNotFound, OutboxError
+from mailer.i18n import _
 from mailer.outbox.store import (
     Attempt,
     Claim,
@@ -146,7 +147,7 @@ def _still_claimed_as(claim: Claim | None) -> Callable[[StoredMessage], None]:
 
     def check(current: StoredMessage) -> None:
         if current.claim != claim:
-            raise OutboxError(f"{current.id}: claimed again in the meantime")
+            raise OutboxError(_("{id}: claimed again in the meantime").format(id=current.id))
 
     return check
 
@@ -165,7 +166,7 @@ def outcome_request(
         if (current.sha256, current.approval) != (stored.sha256, stored.approval):
             # Rendered or approved again since it was tried: the answer was about another
             # version, so it is not recorded on this one.
-            raise OutboxError(f"{current.id}: changed since it was tried")
+            raise OutboxError(_("{id}: changed since it was tried").format(id=current.id))
         return {**update, "attempts": [*current.attempts, update["attempts"][-1]]}
 
     request = TransitionRequest(
@@ -282,7 +283,9 @@ def retry_failed(outbox: Outbox, message_id: str, *, by: str) -> StoredMessage:
 
         def keep(current: StoredMessage) -> dict[str, Any]:
             if current.approval != approval or current.sha256 != stored.sha256:
-                raise OutboxError(f"{current.id}: changed in the meantime; try again")
+                raise OutboxError(
+                    _("{id}: changed in the meantime; try again").format(id=current.id)
+                )
             return {"claim": None, "next_attempt_at": None, "last_error": None, "retried_at": now}
 
         return outbox.transition(
