@@ -174,7 +174,7 @@ def test_show_html_writes_a_private_file(
 def test_unknown_id_is_one_line(run_cli: Run) -> None:
     code, _, err = run_cli("show", "zzzzzz")
     assert code == 1
-    assert err.strip() == "fout: zzzzzz: no message with this ID; `mailer list` shows them"
+    assert err.strip() == "fout: zzzzzz: er is geen bericht met dit ID; `mailer list` toont ze"
 
 
 def test_usage_error_exits_2(run_cli: Run) -> None:
@@ -201,6 +201,6 @@ def test_list_names_a_damaged_file_and_exits_1(
     damage_metadata(Outbox(workspace.outbox_dir), str(first["id"]))
     code, out, err = run_cli("list")
     assert code == 1
-    assert f"{first['id']}: the outbox's record of this message is damaged" in err
+    assert f"{first['id']}: de gegevens van dit bericht in de outbox zijn beschadigd" in err
     assert "Traceback" not in err
     assert "Daan" in out

@@ -197,7 +197,7 @@ def test_cancel_of_an_unsent_message_points_to_reject(run_cli: Run, tmp_path: Pa
     message_id = _queue_one(run_cli, tmp_path)
     code, _, err = run_cli("cancel", message_id)
     assert code == 1
-    assert "reject it instead" in err
+    assert "wijs het in plaats daarvan af" in err
 
 
 @pytest.mark.parametrize("args", [("rerender",), ("rerender", "abc", "--all-pending")])
