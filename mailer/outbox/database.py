@@ -73,7 +73,9 @@ def describe(url: URL) -> str:
     """The database for people: the file, or the server and database, never the password."""
     if url.get_backend_name() == "sqlite":
         return str(url.database)
-    return f"PostgreSQL database {url.database!r} on {url.host}:{url.port or 5432}"
+    return _("PostgreSQL database {name!r} on {host}:{port}").format(
+        name=url.database, host=url.host, port=url.port or 5432
+    )
 
 
 def _private_sqlite_file(path: Path) -> None:
