@@ -43,7 +43,14 @@ def list_messages(
     home: HomeOption = None,
     *,
     state: Annotated[
-        State | None, typer.Option("--state", help=_("Only messages in this state."))
+        State | None,
+        typer.Option(
+            "--state",
+            help=_(
+                "Only messages in this state: pending (waiting for review), approved, rejected, "
+                "sending (being sent now), sent, failed, unknown (unknown whether it arrived)."
+            ),
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help=_("Print a JSON array for scripts."))
