@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from mailer.i18n import _
+
 __all__ = ["check_header_safe", "has_control_characters"]
 
 
@@ -20,7 +22,7 @@ def has_control_characters(text: str) -> bool:
 def check_header_safe(text: str) -> str:
     """Return `text` unchanged, or raise ValueError when it could forge or split a header."""
     if has_control_characters(text):
-        raise ValueError("contains a line break or another control character")
+        raise ValueError(_("contains a line break or another control character"))
     if "=?" in text:
-        raise ValueError("contains '=?', which mail programs read as encoded text; remove it")
+        raise ValueError(_("contains '=?', which mail programs read as encoded text; remove it"))
     return text

@@ -42,7 +42,7 @@ def test_init_creates_a_workspace_and_never_overwrites(tmp_path: Path, run_cli: 
     settings.write_text('sender = "Mine <me@example.nl>"\n', encoding="utf-8")
     code, out, _ = run_cli("init", str(target), home=False)
     assert code == 0
-    assert "nothing was changed" in out
+    assert "er is niets veranderd" in out
     assert settings.read_text(encoding="utf-8") == 'sender = "Mine <me@example.nl>"\n'
 
 
@@ -73,9 +73,9 @@ def test_approve_and_reject_by_name(tmp_path: Path, run_cli: Run) -> None:
     queue_rows(run_cli, tmp_path, intake_row(id="1"), intake_row(id="2", child_name="Bo"))
     first, second = (str(m["id"]) for m in listed(run_cli))
     code, out, _ = run_cli("approve", first[:4], "--by", "Anna", "--unsigned-template")
-    assert (code, out.strip()) == (0, f"approved {first} by Anna")
+    assert (code, out.strip()) == (0, f"{first} goedgekeurd door Anna")
     code, out, _ = run_cli("reject", second, "--reason", "wrong group", "--by", "Fatima")
-    assert (code, out.strip()) == (0, f"rejected {second} by Fatima")
+    assert (code, out.strip()) == (0, f"{second} afgewezen door Fatima")
     states = {m["id"]: (m["state"], m["approved_by"]) for m in listed(run_cli)}
     assert states == {first: ("approved", "Anna"), second: ("rejected", None)}
     code, _, err = run_cli("approve", second, "--by", "Anna", "--unsigned-template")
@@ -107,7 +107,7 @@ def test_changed_message_after_approval_shows_why(
     [after] = listed(run_cli)
     assert "changed after it was approved" in " ".join(after["problems"])  # type: ignore[arg-type]
     _code, out, _ = run_cli("list")
-    assert "changed after it was approved" in out
+    assert "veranderd nadat hij werd goedgekeurd" in out
 
 
 def test_four_eyes_from_the_environment(
@@ -174,7 +174,7 @@ def test_show_html_writes_a_private_file(
 def test_unknown_id_is_one_line(run_cli: Run) -> None:
     code, _, err = run_cli("show", "zzzzzz")
     assert code == 1
-    assert err.strip() == "fout: zzzzzz: no message with this ID; `mailer list` shows them"
+    assert err.strip() == "fout: zzzzzz: er is geen bericht met dit ID; `mailer list` toont ze"
 
 
 def test_usage_error_exits_2(run_cli: Run) -> None:
@@ -190,7 +190,7 @@ def test_python_dash_m_runs_the_same_cli(workspace: Workspace) -> None:
         text=True,
         check=False,
     )
-    assert (result.returncode, result.stdout.strip()) == (0, "The outbox is empty.")
+    assert (result.returncode, result.stdout.strip()) == (0, "De outbox is leeg.")
 
 
 def test_list_names_a_damaged_file_and_exits_1(
@@ -201,6 +201,6 @@ def test_list_names_a_damaged_file_and_exits_1(
     damage_metadata(Outbox(workspace.outbox_dir), str(first["id"]))
     code, out, err = run_cli("list")
     assert code == 1
-    assert f"{first['id']}: the outbox's record of this message is damaged" in err
+    assert f"{first['id']}: de gegevens van dit bericht in de outbox zijn beschadigd" in err
     assert "Traceback" not in err
     assert "Daan" in out

@@ -27,9 +27,9 @@ def test_demo_sends_every_example_to_the_local_server(
     assert {"sanne.devries@example.nl", "mark.devries@example.nl"} <= {
         address for message in received for address in message.envelope_to
     }
-    assert "4 sent, 0 deferred, 0 failed, 0 unknown" in out
+    assert "4 verzonden, 0 uitgesteld, 0 mislukt, 0 onbekend" in out
     assert "Beste Sanne de Vries en Mark de Vries" in out  # one letter as parents read it
-    assert "pending" in out  # the outbox was shown before approval
+    assert "wacht op beoordeling" in out  # the outbox was shown before approval
     outbox = Outbox(target / "outbox")
     assert {stored.state for stored in outbox.messages()} == {State.SENT}
     assert {stored.approval.by for stored in outbox.messages() if stored.approval} == {"demo"}

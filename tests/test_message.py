@@ -21,6 +21,13 @@ from mailer.letters.message import (
 )
 from mailer.letters.rendering import RenderedLetter
 
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (Dutch is the default)."""
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+
+
 LETTER = RenderedLetter(
     subject="Uitnodiging voor Zoë", text="Beste Ümit,\n\nTot dan!\n", html="<p>Beste Ümit,</p>"
 )

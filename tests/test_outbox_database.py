@@ -55,7 +55,7 @@ def test_postgresql_without_the_schema_says_to_run_db_upgrade(
     with pytest.raises(SchemaOutOfDate) as caught:
         Outbox(tmp_path, postgres_url)
     message = str(caught.value)
-    assert "has no outbox tables yet" in message and "`mailer db upgrade`" in message
+    assert "heeft nog geen tabellen voor de outbox" in message and "`mailer db upgrade`" in message
     password = postgres_url.split(":")[2].split("@")[0]
     assert password not in message
 
@@ -66,7 +66,7 @@ def test_a_schema_of_another_version_is_refused(postgres_url: str, tmp_path: Pat
     with engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     engine.dispose()
-    with pytest.raises(SchemaOutOfDate, match="has outbox schema 9999, this program needs"):
+    with pytest.raises(SchemaOutOfDate, match="heeft outboxschema 9999, dit programma heeft"):
         Outbox(tmp_path)
 
 
@@ -77,7 +77,7 @@ def test_db_upgrade_prepares_a_team_database_and_other_commands_wait_for_it(
     password = postgres_url.split(":")[2].split("@")[0]
     code, out, err = run_cli("list")
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "has no outbox tables yet; an administrator runs `mailer db upgrade`" in err
+    assert "geen tabellen voor de outbox; een beheerder moet eerst `mailer db upgrade`" in err
     code, out, err = run_cli("db", "upgrade")
     assert code == 0, err
     assert f"tabellen van de outbox aangemaakt ({SCHEMA_REVISION})" in out
@@ -139,8 +139,8 @@ def test_a_command_that_waits_too_long_for_the_outbox_says_so_in_one_line(
         blocker.close()
     assert code == 1
     assert err.strip().splitlines() == [
-        "fout: the outbox is busy: another command is still writing to it (a large "
-        "`mailer queue`, say); run this command again when that one is done"
+        "fout: de outbox is bezig: een andere opdracht schrijft er nog in (bijvoorbeeld een "
+        "grote `mailer queue`); voer deze opdracht opnieuw uit als die klaar is"
     ]
     assert outbox.load(stored.id).state == State.PENDING
 

@@ -18,6 +18,12 @@ from tests.conftest import open_outbox, prepare_postgres_outbox
 from tests.smtp_servers import approved_outbox
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (Dutch is the default)."""
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+
+
 def downgrade_to_first_schema(url: str, outbox_dir: Path) -> None:
     engine = open_engine(database_url(outbox_dir, url), check_schema=False)
     config = Config()

@@ -52,7 +52,7 @@ def test_dry_run_opens_no_connection(
     point_at(monkeypatch, {"MAILER_SMTP_PORT": str(free_port()), "MAILER_SMTP_SECURITY": "none"})
     code, out, _ = run_cli("send", "--dry-run")
     assert code == 0
-    assert "Would send 2 message(s)" in out and "no connection was opened" in out
+    assert "Would send 2 messages" in out and "no connection was opened" in out
     assert all(message_id in out for message_id in ids)
     outbox = Outbox(workspace.outbox_dir)
     assert {outbox.load(message_id).state for message_id in ids} == {State.APPROVED}
@@ -177,7 +177,7 @@ def test_smtp_server_command_keeps_what_arrives(tmp_path: Path) -> None:
         server.send_signal(signal.SIGTERM)
         out, _ = server.communicate(timeout=30)
     assert server.returncode == 0
-    assert "Stopped after receiving 1 message(s)" in out
+    assert "Stopped after receiving 1 message." in out
     assert read_received(store)[0].envelope_to == ["b@example.nl"]
 
 
@@ -200,7 +200,7 @@ def test_a_mistyped_host_is_one_line_and_leaves_messages_approved(
     assert {outbox.load(message_id).state for message_id in ids} == {State.APPROVED}
     # The next run has nothing to mark unknown: no message was ever claimed.
     code, out, err = run_cli("send", "--dry-run")
-    assert "unknown" not in err and "Would send 2 message(s)" in out
+    assert "unknown" not in err and "Would send 2 messages" in out
 
 
 def test_retry_keeps_the_approval_of_an_unchanged_message_and_reviews_a_changed_one(
@@ -286,7 +286,7 @@ def test_a_quota_stop_is_one_line_with_what_was_sent_and_when_to_go_on(
     (line,) = err.strip().splitlines()
     assert "daily sending quota for this mailbox is used up (554 5.2.0" in line
     assert "1 sent; 3 not sent stay approved: run `mailer send` again after " in line
-    assert out.startswith("Sending 4 message(s), no pace limit.")
+    assert out.startswith("Sending 4 messages, no pace limit.")
     outbox = Outbox(workspace.outbox_dir)
     assert sorted(outbox.load(i).state for i in ids) == [State.APPROVED] * 3 + [State.SENT]
 
@@ -312,11 +312,11 @@ def test_a_long_run_says_its_pace_and_when_it_should_be_ready(
         point_at(monkeypatch, smtp_env(server, MAILER_RATE_LIMIT="30"))
         code, out, _ = run_cli("send", "--yes", "--limit", "1")
         assert code == 0
-        assert re.match(r"Sending 1 message\(s\) at 30 per minute: ready around \d\d:\d\d ", out)
+        assert re.match(r"Sending 1 message at 30 per minute: ready around \d\d:\d\d ", out)
         monkeypatch.setenv("MAILER_UI_LANGUAGE", "nl")  # what staff read by default
         code, out, _ = run_cli("send", "--yes")
     assert code == 0
-    assert re.match(r"1 bericht\(en\) verzenden, 30 per minuut: klaar rond \d\d:\d\d ", out)
+    assert re.match(r"1 bericht versturen, 30 per minuut: klaar rond \d\d:\d\d ", out)
 
 
 def test_check_shows_the_pace_a_provider_preset_brings(

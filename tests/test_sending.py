@@ -33,6 +33,12 @@ from tests.tampering import change_metadata, overwrite_stored_bytes
 TWO_PARENTS = [["sanne@example.nl", "mark@example.nl"]]
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the report's English wording (Dutch is the default)."""
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+
+
 @pytest.fixture
 def outbox(workspace: Workspace, outbox_engine: str) -> Outbox:
     """The workspace's outbox, on SQLite and on PostgreSQL (see `outbox_engine`)."""

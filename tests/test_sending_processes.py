@@ -26,6 +26,13 @@ from mailer.workspace import Workspace
 from tests.conftest import open_outbox
 from tests.smtp_servers import RecordingHandler, approved_outbox, smtp_env, smtp_server
 
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (Dutch is the default)."""
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 SENT_COUNT = re.compile(r"^(\d+) sent, ", re.MULTILINE)
 

@@ -127,7 +127,7 @@ def test_an_expired_token_gets_microsofts_reply_and_the_way_out(
             asyncio.run(log_in_and_quit(settings))
     text = str(caught.value)
     assert "535 5.7.3 Authentication unsuccessful" in text
-    assert text.endswith("run `mailer login`") and "\n" not in text
+    assert text.endswith("voer `mailer login` uit") and "\n" not in text
     assert "at-1" not in text
     assert handler.logins == [(MAILBOX, "at-1", False)]
 
@@ -160,8 +160,8 @@ def test_a_password_refused_as_basic_auth_says_to_switch_to_oauth(
             asyncio.run(log_in_and_quit(settings))
     text = str(caught.value)
     assert "550 5.7.30 Basic authentication is not supported for Client Submission" in text
-    assert "no longer accepts passwords" in text
-    assert 'auth = "oauth2"' in text and text.endswith("run `mailer login`")
+    assert "accepteert geen wachtwoorden meer" in text
+    assert 'auth = "oauth2"' in text and text.endswith("voer `mailer login` uit")
     assert PASSWORD not in text and "\n" not in text
 
 
@@ -177,7 +177,7 @@ def test_a_server_without_xoauth2_is_named(
         settings = microsoft_settings(
             service, tmp_path / "token.json", **smtp_values(server, certificates)
         )
-        with pytest.raises(SmtpLoginError, match=r"offers no OAuth login \(AUTH XOAUTH2\)"):
+        with pytest.raises(SmtpLoginError, match=r"biedt geen OAuth-aanmelding \(AUTH XOAUTH2\)"):
             asyncio.run(log_in_and_quit(settings))
     assert service.calls == []  # refused before asking for a token
 
@@ -191,7 +191,7 @@ def test_a_token_is_never_sent_unencrypted_to_another_computer(tmp_path: Path) -
         smtp_security=Security.NONE,
         smtp_allow_plaintext_remote=True,  # allowed for a password, never for a token
     )
-    with pytest.raises(ConfigError, match="would send the sign-in token unencrypted"):
+    with pytest.raises(ConfigError, match="zou het aanmeldtoken onversleuteld"):
         check_security(settings)
 
 
@@ -220,9 +220,9 @@ def test_check_smtp_logs_in_and_says_how(
     code, out, err = after_login
     assert (code, err) == (0, "")
     method = f"OAuth 2.0 token (XOAUTH2, Microsoft 365, signed-in user) as {MAILBOX}"
-    assert f"login {method}." in out
-    assert f"and logged in; nothing was sent. Login: {method}." in out
+    assert f"aanmelding {method}." in out
+    assert f"en ingelogd; er is niets verstuurd. Aanmelding: {method}." in out
     assert handler.arrivals == [] and handler.mail_commands == 0
     code, out, err = with_password
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "550 5.7.30" in err and "run `mailer login`" in err and PASSWORD not in out + err
+    assert "550 5.7.30" in err and "voer `mailer login` uit" in err and PASSWORD not in out + err

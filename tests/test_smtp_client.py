@@ -30,6 +30,13 @@ from tests.smtp_servers import (
     smtp_server,
 )
 
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (Dutch is the default)."""
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+
+
 # Certificates, logins and refusals behave the same on both event loops.
 
 

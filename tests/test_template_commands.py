@@ -24,6 +24,12 @@ from tests.conftest import intake_row, write_csv
 Run = Callable[..., tuple[int, str, str]]
 
 
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the tests that read the English wording (Dutch is the default)."""
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+
+
 def _edit(workspace: Workspace, name: str, old: str, new: str) -> None:
     path = workspace.templates_dir / name
     source = path.read_text(encoding="utf-8")
@@ -39,6 +45,7 @@ def _queue_one(run_cli: Run, tmp_path: Path, **row: str) -> str:
     return queued[0]
 
 
+@pytest.mark.usefixtures("english")
 def test_check_passes_on_the_default_templates(run_cli: Run) -> None:
     code, out, err = run_cli("template", "check")
     assert code == 0, err
@@ -88,12 +95,13 @@ def test_check_finds_a_leftover_placeholder(run_cli: Run, workspace: Workspace) 
     assert "placeholder [Namen pedagogisch professionals]" in err
 
 
+@pytest.mark.usefixtures("english")
 def test_approve_refuses_until_the_template_is_signed_off(
     run_cli: Run, workspace: Workspace, tmp_path: Path
 ) -> None:
     message_id = _queue_one(run_cli, tmp_path)
     code, out, err = run_cli("list")
-    assert "has no team sign-off" in out
+    assert "has not been signed off by the team" in out
     code, _, err = run_cli("approve", message_id, "--by", "reviewer")
     assert code == 1
     assert "mailer template approve --by NAME" in err
@@ -106,6 +114,7 @@ def test_approve_refuses_until_the_template_is_signed_off(
     assert Outbox(workspace.outbox_dir).load(message_id).state == State.APPROVED
 
 
+@pytest.mark.usefixtures("english")
 def test_template_approve_refuses_a_broken_template(run_cli: Run, workspace: Workspace) -> None:
     _edit(workspace, "en/subject.txt.j2", "{{ child_name }}", "{{ child.name }}")
     code, _, err = run_cli("template", "approve", "--by", "Anna")
@@ -126,6 +135,7 @@ def test_sign_off_is_stored_with_who_and_when_and_survives_a_change(workspace: W
     assert (workspace.config_dir / SIGNOFF_FILE).stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.usefixtures("english")
 def test_changed_template_needs_a_new_sign_off(
     run_cli: Run, workspace: Workspace, tmp_path: Path
 ) -> None:
@@ -160,6 +170,7 @@ def test_preview_refuses_an_unknown_language(run_cli: Run, tmp_path: Path) -> No
     assert "--lang fr" in err
 
 
+@pytest.mark.usefixtures("english")
 def test_rerender_all_pending_after_a_template_change(
     run_cli: Run, workspace: Workspace, tmp_path: Path
 ) -> None:
@@ -176,7 +187,7 @@ def test_rerender_all_pending_after_a_template_change(
     )
     code, out, err = run_cli("rerender", message_id[:4])
     assert code == 0, err
-    assert "approval by reviewer is withdrawn" in out
+    assert "the approval is withdrawn, review the letter again" in out
     stored = outbox.load(message_id)
     assert stored.state == State.PENDING
     assert stored.subject.startswith("Uitnodiging voor het kennismakingsgesprek")
@@ -186,7 +197,7 @@ def test_cancel_of_an_unsent_message_points_to_reject(run_cli: Run, tmp_path: Pa
     message_id = _queue_one(run_cli, tmp_path)
     code, _, err = run_cli("cancel", message_id)
     assert code == 1
-    assert "reject it instead" in err
+    assert "wijs het in plaats daarvan af" in err
 
 
 @pytest.mark.parametrize("args", [("rerender",), ("rerender", "abc", "--all-pending")])

@@ -630,7 +630,7 @@ def test_a_damaged_workspace_file_gives_one_clear_page_not_a_traceback(
     response = client.get("/")
     assert response.status_code == 500
     assert "Er ging iets mis" in response.text
-    assert "template sign-off file is damaged" in response.text
+    assert "het bestand met de vaststellingen van de sjablonen is beschadigd" in response.text
     assert "Traceback" not in response.text
 
 

@@ -29,22 +29,25 @@ __all__ = ["register"]
 
 def init(
     directory: Annotated[
-        Path, typer.Argument(metavar=_("FOLDER"), help="Folder for the new workspace.")
+        Path, typer.Argument(metavar=_("FOLDER"), help=_("Folder for the new workspace."))
     ],
 ) -> None:
-    """Create a workspace (config/, templates/, outbox/, examples/) from the defaults.
-
-    Existing files are never overwritten.
-    """
+    """Create a workspace from the defaults (see `register` for the help text)."""
     workspace, created = init_workspace(directory)
     console.print(
-        f"Workspace ready in {workspace.root} ({len(created)} file(s) created).", markup=False
+        ngettext(
+            "Workspace ready in {folder} ({count} file created).",
+            "Workspace ready in {folder} ({count} files created).",
+            len(created),
+        ).format(folder=workspace.root, count=len(created)),
+        markup=False,
     )
     if not created:
-        console.print("Every file was already there; nothing was changed.")
+        console.print(_("Every file was already there; nothing was changed."), markup=False)
     console.print(
-        f"Next: edit {workspace.settings_file.relative_to(workspace.root)}, then "
-        f"`mailer queue FILE --home {directory}`.",
+        _("Next: edit {settings}, then `mailer queue FILE --home {folder}`.").format(
+            settings=workspace.settings_file.relative_to(workspace.root), folder=directory
+        ),
         markup=False,
     )
 
@@ -131,7 +134,7 @@ def queue(
         Path,
         typer.Argument(
             metavar=_("FILE"),
-            help="Intake file: .xlsx (or .ods, .xls), .csv (`,` `;` or tab), .json or .jsonl.",
+            help=_("Intake file: .xlsx (or .ods, .xls), .csv (`,` `;` or tab), .json or .jsonl."),
         ),
     ],
     home: HomeOption = None,
@@ -139,20 +142,28 @@ def queue(
     by: Annotated[
         str | None,
         typer.Option(
-            "--by", metavar=_("NAME"), help="Who queues these messages (default: your login name)."
+            "--by",
+            metavar=_("NAME"),
+            help=_("Who queues these messages (default: your login name)."),
         ),
     ] = None,
     skip_invalid: Annotated[
         bool,
-        typer.Option("--skip-invalid", help="Queue the valid rows even when others are invalid."),
+        typer.Option(
+            "--skip-invalid", help=_("Queue the valid rows even when others are invalid.")
+        ),
     ] = False,
     sheet: Annotated[
         str | None,
-        typer.Option("--sheet", help="The sheet of a spreadsheet to read (default: the first)."),
+        typer.Option(
+            "--sheet",
+            metavar=_("NAME"),
+            help=_("The sheet of a spreadsheet to read (default: the first)."),
+        ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print the result as JSON."))] = False,
 ) -> None:
-    """Validate every row of FILE, then put one invitation per child in the outbox for review."""
+    """Check the file and queue its invitations (see `register` for the help text)."""
     # Imported here, not at the top: other commands start without the letter's libraries.
     from mailer.letters.compose import Composer
     from mailer.letters.rendering import LetterRenderer
@@ -187,5 +198,14 @@ def queue(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(init)
-    app.command()(queue)
+    app.command(
+        help=_(
+            "Create a workspace (config/, templates/, outbox/, examples/) from the defaults. "
+            "Existing files are never overwritten."
+        )
+    )(init)
+    app.command(
+        help=_(
+            "Check every row of FILE, then put one invitation per child in the outbox for review."
+        )
+    )(queue)

@@ -74,7 +74,13 @@ def export(
     ],
     state: Annotated[
         State | None,
-        typer.Option("--state", help=_("Every message in this state.")),
+        typer.Option(
+            "--state",
+            help=_(
+                "Every message in this state: pending (waiting for review), approved, rejected, "
+                "sending (being sent now), sent, failed, unknown (unknown whether it arrived)."
+            ),
+        ),
     ] = None,
 ) -> None:
     """Write messages as .eml files (see `register` for the help text)."""

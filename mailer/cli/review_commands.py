@@ -22,18 +22,20 @@ from mailer.cli.common import (
 )
 from mailer.durable import durable_write, private_directory
 from mailer.errors import ApprovalRefused, MailerError
-from mailer.i18n import _, ngettext
+from mailer.i18n import _, ngettext, state_name
 from mailer.outbox.store import State, StoredMessage, sha256_hex
 from mailer.review.decisions import ReviewPolicy, approve_many, check_person_name
 from mailer.review.decisions import reject as reject_message
-from mailer.review.summary import message_problems, message_summary
+from mailer.review.summary import message_summary, problems_of
 from mailer.review.versions import CODE_LENGTH, is_version_code, made_by, version_code
 
 __all__ = ["register"]
 
 ByOption = Annotated[
     str,
-    typer.Option("--by", metavar=_("NAME"), help="Your name: the decision is recorded under it."),
+    typer.Option(
+        "--by", metavar=_("NAME"), help=_("Your name: the decision is recorded under it.")
+    ),
 ]
 
 
@@ -41,13 +43,20 @@ def list_messages(
     home: HomeOption = None,
     *,
     state: Annotated[
-        State | None, typer.Option("--state", help="Only messages in this state.")
+        State | None,
+        typer.Option(
+            "--state",
+            help=_(
+                "Only messages in this state: pending (waiting for review), approved, rejected, "
+                "sending (being sent now), sent, failed, unknown (unknown whether it arrived)."
+            ),
+        ),
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON array for scripts.")
+        bool, typer.Option("--json", help=_("Print a JSON array for scripts."))
     ] = False,
 ) -> None:
-    """List the messages in the outbox with their state and any problem."""
+    """List the outbox's messages (see `register` for the help text)."""
     opened = open_workspace(home)
     policy_ = opened.policy
     damaged: list[str] = []
@@ -64,11 +73,15 @@ def list_messages(
         rows = sorted(((m.meeting_at, m.id), _table_row(opened, m, policy_)) for m in listed)
         _report_damaged(damaged)
         if rows:
-            headers = ["ID", "state", "child", "meeting", "to", "problem"]
-            print_rows(headers, [row for _, row in rows], title="Outbox")
+            headers = ["ID", _("State"), _("Child"), _("Meeting"), _("To"), _("Problem")]
+            print_rows(headers, [row for _, row in rows], title=_("Outbox"))
         else:
-            none = "The outbox is empty." if state is None else f"No {state.value} messages."
-            console.print(none)
+            none = (
+                _("The outbox is empty.")
+                if state is None
+                else _("No messages in the state {state}.").format(state=state_name(state.value))
+            )
+            console.print(none, markup=False)
     if damaged:
         raise typer.Exit(1)
 
@@ -79,18 +92,26 @@ def _report_damaged(damaged: list[str]) -> None:
 
 
 def _table_row(opened: Opened, stored: StoredMessage, policy_: ReviewPolicy) -> list[str]:
+    # Imported here: the page's package loads its web libraries, which `send` does without.
+    from mailer.web.texts import problem_in_words
+
     return [
         stored.id,
-        stored.state.value,
+        state_name(stored.state.value),
         stored.child_name,
         f"{stored.meeting_at:%d-%m-%Y %H:%M}",
         ", ".join(stored.to),
-        "; ".join(message_problems(opened.outbox, stored, policy_)),
+        "; ".join(problem_in_words(problem) for problem in problems_of(stored, policy_)),
     ]
 
 
 def _print_overview(opened: Opened, stored: StoredMessage, data: bytes, text: str) -> None:
-    console.print(f"ID:       {stored.id} ({stored.state.value})", markup=False)
+    from mailer.web.texts import note_in_words, problem_in_words  # see `_table_row`
+
+    console.print(
+        _("ID:       {id} ({state})").format(id=stored.id, state=state_name(stored.state.value)),
+        markup=False,
+    )
     code = version_code(sha256_hex(data))
     console.print(
         _(
@@ -98,32 +119,52 @@ def _print_overview(opened: Opened, stored: StoredMessage, data: bytes, text: st
         ).format(code=code, id=stored.id),
         markup=False,
     )
-    console.print(f"Subject:  {stored.subject}", markup=False)
-    console.print(f"To:       {', '.join(stored.to)}", markup=False)
+    console.print(_("Subject:  {subject}").format(subject=stored.subject), markup=False)
+    console.print(_("To:       {to}").format(to=", ".join(stored.to)), markup=False)
     console.print(
-        f"Meeting:  {stored.meeting_at:%d-%m-%Y %H:%M} ({stored.child_name})", markup=False
+        _("Meeting:  {when} ({child})").format(
+            when=f"{stored.meeting_at:%d-%m-%Y %H:%M}", child=stored.child_name
+        ),
+        markup=False,
     )
     console.print(
-        f"Queued:   {stored.created_at:%d-%m-%Y %H:%M} by {stored.queued_by}", markup=False
+        _("Queued:   {when} by {by}").format(
+            when=f"{stored.created_at:%d-%m-%Y %H:%M}", by=stored.queued_by
+        ),
+        markup=False,
     )
     if stored.approval:
         console.print(
-            f"Approved: {stored.approval.at:%d-%m-%Y %H:%M} by {stored.approval.by}", markup=False
+            _("Approved: {when} by {by}").format(
+                when=f"{stored.approval.at:%d-%m-%Y %H:%M}", by=stored.approval.by
+            ),
+            markup=False,
         )
     if stored.rejection:
         console.print(
-            f"Rejected: {stored.rejection.at:%d-%m-%Y %H:%M} by {stored.rejection.by}: "
-            f"{stored.rejection.reason}",
+            _("Rejected: {when} by {by}: {reason}").format(
+                when=f"{stored.rejection.at:%d-%m-%Y %H:%M}",
+                by=stored.rejection.by,
+                reason=stored.rejection.reason,
+            ),
             markup=False,
         )
-    for problem in message_problems(opened.outbox, stored, opened.policy):
-        console.print(f"Problem:  {problem}", markup=False)
-    console.print("History:", markup=False)
-    for entry in stored.history:
-        came_from = entry.from_state.value if entry.from_state else "-"
+    for problem in problems_of(stored, opened.policy):
         console.print(
-            f"  {entry.at:%d-%m-%Y %H:%M:%S}  {came_from} -> {entry.to_state.value}  "
-            f"by {entry.by}  {entry.note}",
+            _("Problem:  {problem}").format(problem=problem_in_words(problem)), markup=False
+        )
+    console.print(_("History:"), markup=False)
+    for entry in stored.history:
+        came_from = state_name(entry.from_state.value) if entry.from_state else "-"
+        console.print(
+            "  "
+            + _("{at}  {before} -> {after}  by {by}  {note}").format(
+                at=f"{entry.at:%d-%m-%Y %H:%M:%S}",
+                before=came_from,
+                after=state_name(entry.to_state.value),
+                by=entry.by,
+                note=note_in_words(entry),
+            ),
             markup=False,
         )
     console.print("")
@@ -135,16 +176,17 @@ def show(
     home: HomeOption = None,
     *,
     text_only: Annotated[
-        bool, typer.Option("--text", help="Print only the plain-text part.")
+        bool, typer.Option("--text", help=_("Print only the plain-text part."))
     ] = False,
     html: Annotated[
-        bool, typer.Option("--html", help="Write the HTML part to a file and open it in a browser.")
+        bool,
+        typer.Option("--html", help=_("Write the HTML part to a file and open it in a browser.")),
     ] = False,
     raw: Annotated[
-        bool, typer.Option("--raw", help="Print the exact bytes that will be sent.")
+        bool, typer.Option("--raw", help=_("Print the exact bytes that will be sent."))
     ] = False,
 ) -> None:
-    """Show one message: its details and history, and the letter as parents will read it."""
+    """Show one message (see `register` for the help text)."""
     # Imported here, not at the top: other commands start without these libraries.
     from mailer.letters.message import letter_parts
 
@@ -161,11 +203,11 @@ def show(
         previews = private_directory(opened.workspace.outbox_dir / "previews")
         target = previews / f"{message_id}.html"
         durable_write(target, html_part.encode("utf-8"))
-        console.print(f"HTML part written to {target}", markup=False)
+        console.print(_("HTML part written to {file}").format(file=target), markup=False)
         try:
             webbrowser.get()
         except webbrowser.Error:
-            console.print("No browser found here; open that file in one.")
+            console.print(_("No browser found here; open that file in one."), markup=False)
         else:
             webbrowser.open(target.as_uri())
         return
@@ -181,9 +223,14 @@ def _confirm_all(opened: Opened, yes: bool) -> list[str]:
         return []
     if not yes:
         if not sys.stdin.isatty():
-            print_problem("approve --all needs --yes when not run in a terminal")
+            print_problem(_("approve --all needs --yes when not run in a terminal"))
             raise typer.Exit(2)
-        typer.confirm(f"Approve all {len(pending)} pending message(s)?", abort=True)
+        question = ngettext(
+            "Approve the {count} pending message?",
+            "Approve all {count} pending messages?",
+            len(pending),
+        ).format(count=len(pending))
+        typer.confirm(question, abort=True)
     return pending
 
 
@@ -229,12 +276,16 @@ def _version_confirmed(opened: Opened, message_id: str) -> str | None:
         ),
         markup=False,
     )
-    console.print(f"  To:       {', '.join(stored.to)}", markup=False)
-    console.print(f"  Subject:  {stored.subject}", markup=False)
+    console.print("  " + _("To:       {to}").format(to=", ".join(stored.to)), markup=False)
+    console.print("  " + _("Subject:  {subject}").format(subject=stored.subject), markup=False)
     console.print(
-        f"  Meeting:  {stored.meeting_at:%d-%m-%Y %H:%M} ({stored.child_name})", markup=False
+        "  "
+        + _("Meeting:  {when} ({child})").format(
+            when=f"{stored.meeting_at:%d-%m-%Y %H:%M}", child=stored.child_name
+        ),
+        markup=False,
     )
-    console.print(f"  Version:  {version_code(current)}", markup=False)
+    console.print("  " + _("Version:  {code}").format(code=version_code(current)), markup=False)
     question = _("Approve this version for these recipients?")
     return current if typer.confirm(question, default=False) else None
 
@@ -246,7 +297,7 @@ def _unseen_change(error: MailerError | None) -> bool:
 def _approve_all(opened: Opened, by: str, yes: bool, unsigned_template: bool) -> None:
     pending = _confirm_all(opened, yes)
     if not pending:
-        console.print("No pending messages.")
+        console.print(_("No pending messages."), markup=False)
         return
     refused = approve_many(
         opened.outbox, pending, by, opened.policy, override_template=unsigned_template
@@ -257,7 +308,7 @@ def _approve_all(opened: Opened, by: str, yes: bool, unsigned_template: bool) ->
     for message_id in pending:
         error = refused.get(message_id)
         if error is None:
-            lines.append(f"approved {message_id} by {by}\n")
+            lines.append(_("approved {id} by {by}").format(id=message_id, by=by) + "\n")
         elif not _unseen_change(error):
             print_problem(str(error))
     sys.stdout.write("".join(lines))
@@ -303,25 +354,25 @@ def approve(
     all_pending: Annotated[
         bool,
         typer.Option(
-            "--all", help="Approve every pending message that did not change since it was queued."
+            "--all",
+            help=_("Approve every pending message that did not change since it was queued."),
         ),
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help=_("Do not ask for confirmation."))
+    ] = False,
     unsigned_template: Annotated[
         bool,
         typer.Option(
             "--unsigned-template",
-            help="Approve even though the team has not signed off this template version.",
+            help=_("Approve even though the team has not signed off this template version."),
         ),
     ] = False,
 ) -> None:
-    """Approve messages for sending, under your name. The exact bytes are recorded.
-
-    A message that changed after it was first queued is approved as ID@CODE, with the version
-    code `mailer show ID` prints, or after you confirm its recipients on a terminal."""
+    """Approve messages for sending (see `register` for the help text)."""
     opened = open_workspace(home)
     if bool(messages) == all_pending:
-        print_problem("give message IDs or --all (not both)")
+        print_problem(_("give message IDs or --all (not both)"))
         raise typer.Exit(2)
     by = check_person_name(by)
     if all_pending:
@@ -354,7 +405,7 @@ def approve(
                 )
                 error = again.get(message_id)
         if error is None:
-            lines.append(f"approved {message_id} by {by}\n")
+            lines.append(_("approved {id} by {by}").format(id=message_id, by=by) + "\n")
         else:
             print_problem(str(error))
             failures += 1
@@ -368,11 +419,11 @@ def reject(
     home: HomeOption = None,
     *,
     reason: Annotated[
-        str, typer.Option("--reason", metavar=_("TEXT"), help="Why: kept with the message.")
+        str, typer.Option("--reason", metavar=_("TEXT"), help=_("Why: kept with the message."))
     ],
     by: ByOption,
 ) -> None:
-    """Reject messages, with a reason, under your name. They will not be sent."""
+    """Reject messages (see `register` for the help text)."""
     opened = open_workspace(home)
     failures = 0
     for typed in messages:
@@ -383,13 +434,26 @@ def reject(
             print_problem(str(error))
             failures += 1
         else:
-            console.print(f"rejected {message_id} by {by}", markup=False)
+            console.print(_("rejected {id} by {by}").format(id=message_id, by=by), markup=False)
     if failures:
         raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("list")(list_messages)
-    app.command()(show)
-    app.command()(approve)
-    app.command()(reject)
+    app.command(
+        "list", help=_("List the messages in the outbox with their state and any problem.")
+    )(list_messages)
+    app.command(
+        help=_("Show one message: its details and history, and the letter as parents will read it.")
+    )(show)
+    app.command(
+        help=_(
+            "Approve messages for sending, under your name. The exact bytes are recorded.\n\n"
+            "A message that changed after it was first queued is approved as ID@CODE, with the "
+            "version code `mailer show ID` prints, or after you confirm its recipients on a "
+            "terminal."
+        )
+    )(approve)
+    app.command(help=_("Reject messages, with a reason, under your name. They will not be sent."))(
+        reject
+    )

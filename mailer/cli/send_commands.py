@@ -44,7 +44,8 @@ from mailer.cli.send_output import (
 from mailer.clock import AMSTERDAM
 from mailer.config import Settings, SmtpAuth
 from mailer.errors import MailerError
-from mailer.i18n import _, ngettext
+from mailer.i18n import _, ngettext, state_name
+from mailer.outbox.models import HistoryEntry, JournalEntry
 from mailer.outbox.purge import plan_purge, purge_planned
 from mailer.outbox.store import Outbox, State
 from mailer.review.decisions import check_person_name
@@ -60,11 +61,16 @@ def send(
     home: HomeOption = None,
     *,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Say what would be sent; open no connection.")
+        bool, typer.Option("--dry-run", help=_("Say what would be sent; open no connection."))
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help=_("Do not ask for confirmation."))
+    ] = False,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Send at most this many messages.")
+        int | None,
+        typer.Option(
+            "--limit", min=1, metavar=_("NUMBER"), help=_("Send at most this many messages.")
+        ),
     ] = None,
     connections: Annotated[
         int,
@@ -72,16 +78,12 @@ def send(
             "--connections",
             min=1,
             max=16,
-            help="SMTP connections in parallel (at most the provider's limit).",
+            metavar=_("NUMBER"),
+            help=_("SMTP connections in parallel (at most the provider's limit)."),
         ),
     ] = 1,
 ) -> None:
-    """Send approved messages whose bytes are still exactly what was approved, at the mail
-    provider's pace (rate_limit per minute, shared by every `mailer send` on this outbox).
-
-    SIGTERM and SIGHUP stop it as Ctrl-C does; what was not sent stays approved for the next run.
-    A message the server refused for good is `failed`: once the cause is solved,
-    `mailer retry ID --by NAME` sends it again."""
+    """Send the approved messages (see `register` for the help text)."""
     opened = open_workspace(home)
     check_security(opened.settings)
     check_connections(opened.settings, connections)
@@ -101,11 +103,16 @@ def send(
             try:
                 send_with_progress(opened, plan, by, connections)
             except KeyboardInterrupt as stop:
-                how = f" by {stop.args[0]}" if stop.args else ""
+                if stop.args:
+                    stopped = _("Interrupted by {signal}").format(signal=stop.args[0])
+                else:
+                    stopped = _("Interrupted")
                 raise Interrupted(
-                    f"Interrupted{how}: messages not yet on their way were given back, and the "
-                    "outcome of any being handed over was recorded; run `mailer send` again to "
-                    "go on."
+                    _(
+                        "{stopped}: messages not yet on their way were given back, and the "
+                        "outcome of any being handed over was recorded; run `mailer send` again "
+                        "to go on."
+                    ).format(stopped=stopped)
                 ) from None
     try:
         print_outcome(plan)
@@ -125,29 +132,39 @@ def check(
     home: HomeOption = None,
     *,
     smtp: Annotated[
-        bool, typer.Option("--smtp", help="Also connect and log in (nothing is sent).")
+        bool, typer.Option("--smtp", help=_("Also connect and log in (nothing is sent)."))
     ] = False,
 ) -> None:
-    """Check the configuration; with --smtp, also connect to the mail server and log in."""
+    """Check the configuration (see `register` for the help text)."""
     opened = open_workspace(home)
     settings = opened.settings
     check_security(settings)
     tls_context(settings)
     if settings.smtp_auth == SmtpAuth.OAUTH2:
-        login = f"login {describe_login(settings)}"
+        login = _("login {how}").format(how=describe_login(settings))
+    elif settings.smtp_password.get_secret_value():
+        login = _("password set")
     else:
-        login = "password " + ("set" if settings.smtp_password.get_secret_value() else "not set")
+        login = _("password not set")
     console.print(
-        f"Configuration OK: sender {settings.sender}, server {server_line(settings)}, {login}.",
+        _("Configuration OK: sender {sender}, server {server}, {login}.").format(
+            sender=settings.sender, server=server_line(settings), login=login
+        ),
         markup=False,
     )
     console.print(limits_line(settings), markup=False)
     if smtp:
         asyncio.run(_try_login(settings))
+        if settings.smtp_username:
+            connected = _(
+                "Connected to {host}:{port} and logged in; nothing was sent. Login: {how}."
+            )
+        else:
+            connected = _("Connected to {host}:{port}; nothing was sent. Login: {how}.")
         console.print(
-            f"Connected to {settings.smtp_host}:{settings.smtp_port}"
-            f"{' and logged in' if settings.smtp_username else ''}; nothing was sent. "
-            f"Login: {describe_login(settings)}.",
+            connected.format(
+                host=settings.smtp_host, port=settings.smtp_port, how=describe_login(settings)
+            ),
             markup=False,
         )
 
@@ -156,30 +173,38 @@ def resolve(
     message: MessageIdArgument,
     home: HomeOption = None,
     *,
-    sent: Annotated[bool, typer.Option("--sent", help="It did arrive: record it as sent.")] = False,
+    sent: Annotated[
+        bool, typer.Option("--sent", help=_("It did arrive: record it as sent."))
+    ] = False,
     resend: Annotated[
-        bool, typer.Option("--resend", help="It did not arrive: send it again (same Message-ID).")
+        bool,
+        typer.Option("--resend", help=_("It did not arrive: send it again (same Message-ID).")),
     ] = False,
     by: Annotated[
         str,
         typer.Option(
-            "--by", metavar=_("NAME"), help="Your name: the decision is recorded under it."
+            "--by", metavar=_("NAME"), help=_("Your name: the decision is recorded under it.")
         ),
     ],
 ) -> None:
-    """Decide about a message whose delivery is unknown."""
+    """Decide about an unknown delivery (see `register` for the help text)."""
     if sent == resend:
-        print_problem("give exactly one of --sent or --resend")
+        print_problem(_("give exactly one of --sent or --resend"))
         raise typer.Exit(2)
     opened = open_workspace(home)
     message_id = opened.outbox.resolve(message)
     resolve_unknown(opened.outbox, message_id, sent=sent, by=by)
     if sent:
-        console.print(f"{message_id} recorded as sent by decision of {by}.", markup=False)
+        console.print(
+            _("{id} recorded as sent by decision of {by}.").format(id=message_id, by=by),
+            markup=False,
+        )
     else:
         console.print(
-            f"{message_id} is approved again by decision of {by}; the next `mailer send` sends "
-            "it with the same Message-ID.",
+            _(
+                "{id} is approved again by decision of {by}; the next `mailer send` sends it "
+                "with the same Message-ID."
+            ).format(id=message_id, by=by),
             markup=False,
         )
 
@@ -189,28 +214,24 @@ def retry(
     home: HomeOption = None,
     *,
     all_failed: Annotated[
-        bool, typer.Option("--all-failed", help="Every failed message in the outbox.")
+        bool, typer.Option("--all-failed", help=_("Every failed message in the outbox."))
     ] = False,
     by: Annotated[
         str,
         typer.Option(
-            "--by", metavar=_("NAME"), help="Your name: the decision is recorded under it."
+            "--by", metavar=_("NAME"), help=_("Your name: the decision is recorded under it.")
         ),
     ],
 ) -> None:
-    """Send failed messages again, once the cause is solved (a server or sender setting, an
-    address corrected at the server). A message whose bytes are unchanged stays approved: the
-    next `mailer send` sends it with the same Message-ID. A changed one goes back for review:
-    approve it again first. The history keeps why it failed and who decided to retry. To give
-    up on one instead: `mailer reject`."""
+    """Send failed messages again (see `register` for the help text)."""
     if bool(messages) == all_failed:
-        print_problem("give message IDs or --all-failed (not both)")
+        print_problem(_("give message IDs or --all-failed (not both)"))
         raise typer.Exit(2)
     opened = open_workspace(home)
     if all_failed:
         typed = [stored.id for stored in opened.outbox.messages(State.FAILED)]
         if not typed:
-            console.print("No failed messages.")
+            console.print(_("No failed messages."), markup=False)
             return
     else:
         typed = list(messages or [])
@@ -242,9 +263,9 @@ def log(
     message: OptionalMessageIdArgument = None,
     home: HomeOption = None,
     *,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print a JSON array."))] = False,
 ) -> None:
-    """Show the audit journal: every state change, by whom, with the server's reply."""
+    """Show the audit journal (see `register` for the help text)."""
     opened = open_workspace(home)
     message_id = opened.outbox.resolve(message) if message else None
     entries = opened.outbox.journal(message_id)
@@ -252,20 +273,40 @@ def log(
         print_json([entry.model_dump(mode="json") for entry in entries])
         return
     if not entries:
-        console.print("The journal is empty.")
+        console.print(_("The journal is empty."), markup=False)
         return
     rows = [
         [
             format_moment(entry.at, seconds=True),
             entry.message,
-            f"{entry.from_state or '-'} -> {entry.to_state}",
+            f"{state_name(entry.from_state or '-')} -> {state_name(entry.to_state)}",
             entry.by,
-            entry.note,
+            _journal_note(entry),
             entry.reply,
         ]
         for entry in entries
     ]
-    print_rows(["time", "message", "change", "by", "note", "reply"], rows, title="Journal")
+    headers = [_("Time"), _("Message"), _("Change"), _("By"), _("Note"), _("Reply")]
+    print_rows(headers, rows, title=_("Journal"))
+
+
+def _journal_note(entry: JournalEntry) -> str:
+    """The note in words as the page shows it; the journal itself keeps the stored note."""
+    # Imported here: the page's package loads its web libraries, which `send` does without.
+    from mailer.web.texts import note_in_words, plain
+
+    states = {state.value for state in State}
+    if entry.to_state not in states or (entry.from_state or "pending") not in states:
+        return plain(entry.note)
+    return note_in_words(
+        HistoryEntry(
+            at=entry.at,
+            from_state=State(entry.from_state) if entry.from_state else None,
+            to_state=State(entry.to_state),
+            by=entry.by,
+            note=entry.note,
+        )
+    )
 
 
 def _parse_day(text: str) -> datetime:
@@ -306,21 +347,21 @@ def purge(
         typer.Option(
             "--before",
             metavar=_("YYYY-MM-DD"),
-            help="Purge messages finished before this date (also DD-MM-YYYY).",
+            help=_("Purge messages finished before this date (also DD-MM-YYYY)."),
         ),
     ],
     by: Annotated[
         str | None,
-        typer.Option("--by", metavar=_("NAME"), help="Who purges (default: your login name)."),
+        typer.Option("--by", metavar=_("NAME"), help=_("Who purges (default: your login name).")),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Say what would be purged; change nothing.")
+        bool, typer.Option("--dry-run", help=_("Say what would be purged; change nothing."))
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help=_("Do not ask for confirmation."))
+    ] = False,
 ) -> None:
-    """Remove the content (letter, names, addresses, previews) of sent, failed and rejected
-    messages finished before DATE whose meeting has passed; the journal keeps that they
-    existed, without personal data. Asks first on a terminal (--yes otherwise)."""
+    """Remove the content of finished messages (see `register` for the help text)."""
     cutoff = _parse_day(before)
     opened = open_workspace(home)
     person = check_person_name(by or default_person())
@@ -348,7 +389,7 @@ def purge(
         _confirm_purge(len(plan.due), cutoff, yes)
     purged = purge_planned(opened.outbox, plan, person)
     for message_id in purged:
-        console.print(f"purged {message_id}", markup=False)
+        console.print(_("purged {id}").format(id=message_id), markup=False)
     console.print(
         ngettext(
             "{count} message finished before {day} purged; the journal keeps one line for it, "
@@ -362,10 +403,20 @@ def purge(
 
 
 def _show_received(messages: list[Any]) -> None:
-    console.print(f"{len(messages)} message(s) arrived at the local server:", markup=False)
+    console.print(
+        ngettext(
+            "{count} message arrived at the local server:",
+            "{count} messages arrived at the local server:",
+            len(messages),
+        ).format(count=len(messages)),
+        markup=False,
+    )
     for received in messages:
         console.print(
-            f"  to {', '.join(received.envelope_to)}: {received.parsed()['Subject']}",
+            "  "
+            + _("to {to}: {subject}").format(
+                to=", ".join(received.envelope_to), subject=received.parsed()["Subject"]
+            ),
             markup=False,
         )
     if messages:
@@ -373,7 +424,7 @@ def _show_received(messages: list[Any]) -> None:
 
         text = letter_parts(messages[0].data).text
         if text is not None:
-            console.print("\nThe first letter as the parents read it:\n", markup=False)
+            console.print("\n" + _("The first letter as the parents read it:") + "\n", markup=False)
             console.print(text, markup=False)
 
 
@@ -383,12 +434,12 @@ def demo(
         typer.Option(
             "--home",
             metavar=_("FOLDER"),
-            help="Folder for the demo workspace (replaced each run).",
+            help=_("Folder for the demo workspace (replaced each run)."),
         ),
     ] = Path("demo-workspace"),
     old_name: Annotated[Path | None, typer.Option("--dir", hidden=True)] = None,
 ) -> None:
-    """Run the whole flow on the bundled examples: queue, approve, send to a local server."""
+    """Run the whole flow on the examples (see `register` for the help text)."""
     # Imported here, not at the top: other commands start without these libraries.
     from mailer.demo import run_demo
 
@@ -406,14 +457,15 @@ def demo(
 def smtp_server(
     store: Annotated[
         Path,
-        typer.Option("--store", metavar=_("FOLDER"), help="Folder where messages are kept."),
+        typer.Option("--store", metavar=_("FOLDER"), help=_("Folder where messages are kept.")),
     ],
     *,
     port: Annotated[
-        int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")
+        int,
+        typer.Option("--port", min=1, max=65535, metavar=_("NUMBER"), help=_("Port to listen on.")),
     ] = 8025,
 ) -> None:
-    """Run a local SMTP server on 127.0.0.1 that keeps every message in a folder (no delivery)."""
+    """Run a local SMTP server (see `register` for the help text)."""
     # Imported here, not at the top: other commands start without these libraries.
     from mailer.sending.local_server import LocalSmtpServer
 
@@ -422,21 +474,69 @@ def smtp_server(
         signal.signal(signal_number, lambda *_: stop.set())
     with LocalSmtpServer(store, port=port) as server:
         console.print(
-            f"Listening on {server.host}:{server.port}; messages are kept in {store} and "
-            "delivered to nobody. Stop with Ctrl-C.",
+            _(
+                "Listening on {host}:{port}; messages are kept in {folder} and delivered to "
+                "nobody. Stop with Ctrl-C."
+            ).format(host=server.host, port=server.port, folder=store),
             markup=False,
         )
         stop.wait()
-    console.print(f"Stopped after receiving {server.handler.received} message(s).", markup=False)
+    received = server.handler.received
+    console.print(
+        ngettext(
+            "Stopped after receiving {count} message.",
+            "Stopped after receiving {count} messages.",
+            received,
+        ).format(count=received),
+        markup=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `mailer` app."""
-    app.command()(send)
-    app.command()(check)
-    app.command()(resolve)
-    app.command()(retry)
-    app.command()(log)
-    app.command()(purge)
-    app.command()(demo)
-    app.command("smtp-server")(smtp_server)
+    app.command(
+        help=_(
+            "Send approved messages whose bytes are still exactly what was approved, at the "
+            "mail provider's pace (rate_limit per minute, shared by every `mailer send` on this "
+            "outbox).\n\n"
+            "SIGTERM and SIGHUP stop it as Ctrl-C does; what was not sent stays approved for "
+            "the next run. A message the server refused for good is `failed`: once the cause is "
+            "solved, `mailer retry ID --by NAME` sends it again."
+        )
+    )(send)
+    app.command(
+        help=_("Check the configuration; with --smtp, also connect to the mail server and log in.")
+    )(check)
+    app.command(help=_("Decide about a message whose delivery is unknown."))(resolve)
+    app.command(
+        help=_(
+            "Send failed messages again, once the cause is solved (a server or sender setting, "
+            "an address corrected at the server). A message whose bytes are unchanged stays "
+            "approved: the next `mailer send` sends it with the same Message-ID. A changed one "
+            "goes back for review: approve it again first. The history keeps why it failed and "
+            "who decided to retry. To give up on one instead: `mailer reject`."
+        )
+    )(retry)
+    app.command(
+        help=_("Show the audit journal: every state change, by whom, with the server's reply.")
+    )(log)
+    app.command(
+        help=_(
+            "Remove the content (letter, names, addresses, previews) of sent, failed and "
+            "rejected messages finished before DATE whose meeting has passed; the journal keeps "
+            "that they existed, without personal data. Asks first on a terminal (--yes "
+            "otherwise)."
+        )
+    )(purge)
+    app.command(
+        help=_(
+            "Run the whole flow on the bundled examples: queue, approve, send to a local server."
+        )
+    )(demo)
+    app.command(
+        "smtp-server",
+        help=_(
+            "Run a local SMTP server on 127.0.0.1 that keeps every message in a folder (no "
+            "delivery)."
+        ),
+    )(smtp_server)

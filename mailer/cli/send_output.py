@@ -84,21 +84,35 @@ def _write_line(text: str) -> None:
 
 
 def server_line(settings: Settings) -> str:
-    login = f" as {settings.smtp_username}" if settings.smtp_username else ""
-    security = {"none": "no encryption", "tls": "TLS", "starttls": "STARTTLS"}
+    security = {"none": _("no encryption"), "tls": "TLS", "starttls": "STARTTLS"}
     protection = security[settings.smtp_security.value]
-    return f"{settings.smtp_host}:{settings.smtp_port} ({protection}){login}"
+    if settings.smtp_username:
+        return _("{host}:{port} ({security}) as {user}").format(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=protection,
+            user=settings.smtp_username,
+        )
+    return f"{settings.smtp_host}:{settings.smtp_port} ({protection})"
 
 
 def print_dry_run(opened: Opened, plan: SendReport) -> None:
     for message_id in plan.planned:
         stored = opened.outbox.load(message_id)
         console.print(
-            f"would send {message_id} to {', '.join(stored.to)}: {stored.subject}", markup=False
+            _("would send {id} to {to}: {subject}").format(
+                id=message_id, to=", ".join(stored.to), subject=stored.subject
+            ),
+            markup=False,
         )
     console.print(
-        f"Would send {len(plan.planned)} message(s) via {server_line(opened.settings)}; "
-        "nothing was sent and no connection was opened.",
+        ngettext(
+            "Would send {count} message via {server}; nothing was sent and no connection was "
+            "opened.",
+            "Would send {count} messages via {server}; nothing was sent and no connection was "
+            "opened.",
+            len(plan.planned),
+        ).format(count=len(plan.planned), server=server_line(opened.settings)),
         markup=False,
     )
 
@@ -107,15 +121,20 @@ def confirm(opened: Opened, count: int, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        print_problem("send needs --yes when not run in a terminal; try `mailer send --dry-run`")
+        print_problem(_("send needs --yes when not run in a terminal; try `mailer send --dry-run`"))
         raise typer.Exit(2)
-    typer.confirm(
-        f"Send {count} approved message(s) via {server_line(opened.settings)}?", abort=True
+    question = ngettext(
+        "Send {count} approved message via {server}?",
+        "Send {count} approved messages via {server}?",
+        count,
     )
+    typer.confirm(question.format(count=count, server=server_line(opened.settings)), abort=True)
 
 
 def _event_line(event: SendEvent) -> str:
-    return f"{event.message_id}  {event.detail}"
+    # "sent" is the core's word for the usual case; other details carry the server's words.
+    detail = _("sent") if event.detail == "sent" else event.detail
+    return f"{event.message_id}  {detail}"
 
 
 def limits_line(settings: Settings) -> str:
@@ -140,12 +159,19 @@ def limits_line(settings: Settings) -> str:
 def pace_line(settings: Settings, count: int) -> str:
     """The pace of this run and when it should end, for a long unattended run's log."""
     if not settings.rate_limit:
-        return _("Sending {count} message(s), no pace limit.").format(count=count)
+        return ngettext(
+            "Sending {count} message, no pace limit.",
+            "Sending {count} messages, no pace limit.",
+            count,
+        ).format(count=count)
     minutes = count / settings.rate_limit
     end = now_in_amsterdam() + timedelta(minutes=minutes)
-    return _(
-        "Sending {count} message(s) at {rate:g} per minute: ready around {end:%H:%M} "
-        "(Ctrl-C stops safely; `mailer send` goes on later)."
+    return ngettext(
+        "Sending {count} message at {rate:g} per minute: ready around {end:%H:%M} "
+        "(Ctrl-C stops safely; `mailer send` goes on later).",
+        "Sending {count} messages at {rate:g} per minute: ready around {end:%H:%M} "
+        "(Ctrl-C stops safely; `mailer send` goes on later).",
+        count,
     ).format(count=count, rate=settings.rate_limit, end=end)
 
 
@@ -192,8 +218,10 @@ def send_with_progress(opened: Opened, plan: SendReport, by: str, connections: i
 def print_outcome(plan: SendReport) -> None:
     for message_id in plan.recovered:
         print_problem(
-            f"{message_id}: its sender stopped while sending; it is now unknown: decide with "
-            f"`mailer resolve {message_id} --sent` or `--resend --by NAME`"
+            _(
+                "{id}: its sender stopped while sending; it is now unknown: decide with "
+                "`mailer resolve {id} --sent` or `--resend --by NAME`"
+            ).format(id=message_id)
         )
     if plan.stopped:
         print_problem(stop_line(plan))

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from mailer.cli.common import HomeOption, open_workspace
+from mailer.i18n import _
 
 __all__ = ["register"]
 
@@ -30,16 +31,16 @@ def review(
             min=0,
             max=65535,
             show_default=False,
-            help="Port on 127.0.0.1 (default: a free one).",
+            metavar=_("NUMBER"),
+            help=_("Port on 127.0.0.1 (default: a free one)."),
         ),
     ] = 0,
     no_browser: Annotated[
-        bool, typer.Option("--no-browser", help="Only print the address; do not open a browser.")
+        bool, typer.Option("--no-browser", help=_("Only print the address; do not open a browser."))
     ] = False,
 ) -> None:
-    """Review the outbox in your browser: read each letter, then approve or reject it."""
+    """Review the outbox in the browser (see `register` for the help text)."""
     # Imported here, not at the top: other commands start without these libraries.
-    from mailer.i18n import _
     from mailer.web.security import TOKEN_LIFETIME
     from mailer.web.server import ReviewServer
 
@@ -88,4 +89,6 @@ def _open_browser(url: str) -> bool:
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `mailer` app."""
-    app.command()(review)
+    app.command(
+        help=_("Review the outbox in your browser: read each letter, then approve or reject it.")
+    )(review)

@@ -29,6 +29,7 @@ from email.utils import formataddr, make_msgid
 from typing import Any
 
 from mailer.errors import UnsafeMessage
+from mailer.i18n import _
 from mailer.letters.rendering import RenderedLetter
 from mailer.text_safety import check_header_safe
 
@@ -93,7 +94,9 @@ def _check_header_values(headers: MessageHeaders) -> None:
         try:
             check_header_safe(value)
         except ValueError as error:
-            raise UnsafeMessage(f"header value {value!r} {error}") from None
+            raise UnsafeMessage(
+                _("header value {value!r} {problem}").format(value=value, problem=error)
+            ) from None
     for address in (headers.sender, headers.reply_to, *headers.to):
         if address is None:
             continue
@@ -101,7 +104,9 @@ def _check_header_values(headers: MessageHeaders) -> None:
             check_header_safe(address.display_name)
             check_header_safe(address.addr_spec)
         except ValueError as error:
-            raise UnsafeMessage(f"address {address.addr_spec!r} {error}") from None
+            raise UnsafeMessage(
+                _("address {address!r} {problem}").format(address=address.addr_spec, problem=error)
+            ) from None
 
 
 def _expected_addresses(headers: MessageHeaders) -> dict[str, list[str]]:
@@ -126,8 +131,10 @@ def verify_message(data: bytes, headers: MessageHeaders) -> None:
     if sorted(parsed.keys()) != sorted([*expected, *structural]):
         unexpected = sorted(set(parsed.keys()) - set(expected) - set(structural))
         raise UnsafeMessage(
-            f"the message has unexpected headers ({', '.join(unexpected) or 'duplicates'}); "
-            "a field holds text that mail programs read as a header"
+            _(
+                "the message has unexpected headers ({names}); a field holds text that mail "
+                "programs read as a header"
+            ).format(names=", ".join(unexpected) or _("duplicates"))
         )
     for name, addresses in _expected_addresses(headers).items():
         if _addresses_in(parsed, name) != addresses:

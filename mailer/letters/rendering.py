@@ -123,7 +123,9 @@ class _SnapshotLoader(jinja2.BaseLoader):
         try:
             source = self.files.text(template)
         except UnicodeDecodeError:
-            raise jinja2.TemplateError(f"{template} is not UTF-8 text") from None
+            raise jinja2.TemplateError(
+                _("{template} is not UTF-8 text").format(template=template)
+            ) from None
         if source is None:
             raise jinja2.TemplateNotFound(template)
         # The file name lets Jinja2 put the template's line numbers into tracebacks; the
@@ -218,5 +220,7 @@ class LetterRenderer:
         }
         subject = " ".join(parts["subject"].split())
         if not subject:
-            raise TemplateProblem(f"{language}/{LETTER_PARTS['subject']}", None, "subject is empty")
+            raise TemplateProblem(
+                f"{language}/{LETTER_PARTS['subject']}", None, _("subject is empty")
+            )
         return RenderedLetter(subject=subject, text=parts["text"], html=parts["html"])

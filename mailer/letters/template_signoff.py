@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from mailer.clock import now_in_amsterdam
 from mailer.durable import durable_write
 from mailer.errors import ConfigError, MailerError
+from mailer.i18n import _
 from mailer.letters.template_files import TemplateFiles
 from mailer.text_safety import has_control_characters
 from mailer.workspace import Workspace
@@ -62,8 +63,10 @@ def read_signoffs(workspace: Workspace) -> list[SignOff]:
         return [SignOff.model_validate(item) for item in json.loads(raw)]
     except (ValueError, TypeError, ValidationError):
         raise ConfigError(
-            f"{path}: the template sign-off file is damaged; restore it from a backup, or delete "
-            "it and sign the template off again with `mailer template approve --by NAME`"
+            _(
+                "{file}: the template sign-off file is damaged; restore it from a backup, or "
+                "delete it and sign the template off again with `mailer template approve --by NAME`"
+            ).format(file=path)
         ) from None
 
 
@@ -78,7 +81,7 @@ def sign_off(workspace: Workspace, by: str, *, version: str | None = None) -> st
     # The same rule as for approving a message (`mailer.review.decisions` imports this module,
     # not the other way round).
     if not by or has_control_characters(by) or len(by) > 80:
-        raise MailerError("--by: give the name of the person who signs off, e.g. --by 'Anna'")
+        raise MailerError(_("--by: give the name of the person who signs off, e.g. --by 'Anna'"))
     signed = version or template_version(workspace.templates_dir)
     signoffs = read_signoffs(workspace)
     signoffs.append(SignOff(version=signed, by=by, at=now_in_amsterdam()))

@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from mailer.errors import OutboxError
+from mailer.i18n import _
 from mailer.outbox.schema import SCHEMA_REVISION
 
 __all__ = [
@@ -51,16 +52,20 @@ def database_url(outbox_dir: Path, configured: str = "") -> URL:
         url = make_url(configured)
     except (ArgumentError, ValueError):  # ValueError: a port that is no number (never echoed)
         raise OutboxError(
-            "MAILER_DATABASE_URL is not a database address; write it as "
-            "postgresql://user:password@host:5432/dbname"
+            _(
+                "MAILER_DATABASE_URL is not a database address; write it as "
+                "postgresql://user:password@host:5432/dbname"
+            )
         ) from None
     if url.drivername in {"postgresql", "postgres", "postgresql+psycopg"}:
         return url.set(drivername="postgresql+psycopg")
     if url.drivername == "sqlite" and url.database not in {None, "", ":memory:"}:
         return url
     raise OutboxError(
-        f"MAILER_DATABASE_URL: {url.drivername!r} is not supported; use postgresql://... "
-        "(or leave it empty for the workspace's own SQLite file)"
+        _(
+            "MAILER_DATABASE_URL: {driver!r} is not supported; use postgresql://... "
+            "(or leave it empty for the workspace's own SQLite file)"
+        ).format(driver=url.drivername)
     )
 
 
@@ -68,7 +73,9 @@ def describe(url: URL) -> str:
     """The database for people: the file, or the server and database, never the password."""
     if url.get_backend_name() == "sqlite":
         return str(url.database)
-    return f"PostgreSQL database {url.database!r} on {url.host}:{url.port or 5432}"
+    return _("PostgreSQL database {name!r} on {host}:{port}").format(
+        name=url.database, host=url.host, port=url.port or 5432
+    )
 
 
 def _private_sqlite_file(path: Path) -> None:
@@ -84,8 +91,10 @@ def _sqlite_engine(url: URL) -> Engine:
         _private_sqlite_file(Path(str(url.database)))
     except OSError as error:
         raise OutboxError(
-            f"{url.database}: cannot create the outbox here ({error.strerror}); check that the "
-            "workspace folder is yours to write in"
+            _(
+                "{file}: cannot create the outbox here ({reason}); check that the workspace "
+                "folder is yours to write in"
+            ).format(file=url.database, reason=error.strerror)
         ) from None
     engine = create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
 
@@ -150,11 +159,13 @@ def _check_schema(engine: Engine, url: URL) -> None:
         upgrade_schema(engine)  # the workspace's own file: nobody else to ask
         return
     if found is None:
-        problem = "has no outbox tables yet"
+        problem = _("{database} has no outbox tables yet").format(database=describe(url))
     else:
-        problem = f"has outbox schema {found}, this program needs {SCHEMA_REVISION}"
+        problem = _("{database} has outbox schema {found}, this program needs {needed}").format(
+            database=describe(url), found=found, needed=SCHEMA_REVISION
+        )
     raise SchemaOutOfDate(
-        f"{describe(url)} {problem}; an administrator runs `mailer db upgrade` first"
+        _("{problem}; an administrator runs `mailer db upgrade` first").format(problem=problem)
     )
 
 
@@ -168,7 +179,11 @@ def open_engine(url: URL, *, check_schema: bool = True) -> Engine:
     except OperationalError as error:
         engine.dispose()
         reason = _reason(error)
-        raise OutboxError(f"{describe(url)}: cannot open the outbox ({reason})") from None
+        raise OutboxError(
+            _("{database}: cannot open the outbox ({reason})").format(
+                database=describe(url), reason=reason
+            )
+        ) from None
     except BaseException:
         engine.dispose()
         raise
@@ -180,14 +195,14 @@ def database_problem(error: OperationalError) -> str:
     step that failed was rolled back, so the outbox is as it was before it."""
     reason = _reason(error)
     if "database is locked" in reason:
-        return (
+        return _(
             "the outbox is busy: another command is still writing to it (a large "
             "`mailer queue`, say); run this command again when that one is done"
         )
-    return (
-        f"the outbox database failed ({reason}); nothing of the step that failed was kept: "
+    return _(
+        "the outbox database failed ({reason}); nothing of the step that failed was kept: "
         "run the command again, or check the database (MAILER_DATABASE_URL) and the disk"
-    )
+    ).format(reason=reason)
 
 
 def _reason(error: OperationalError) -> str:

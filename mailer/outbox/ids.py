@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from mailer.errors import MessageNotFound
+from mailer.i18n import _
 
 __all__ = ["ID_LENGTH", "MIN_PREFIX", "checked_id", "is_id", "random_id"]
 
@@ -26,5 +27,7 @@ def is_id(text: str, exact: bool = True) -> bool:
 def checked_id(message_id: str) -> str:
     """The ID, refused unless it is one (IDs may come from a web form)."""
     if not is_id(message_id):
-        raise MessageNotFound(f"{message_id!r} is not a message ID; `mailer list` shows them")
+        raise MessageNotFound(
+            _("{typed!r} is not a message ID; `mailer list` shows them").format(typed=message_id)
+        )
     return message_id

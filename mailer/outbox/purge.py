@@ -14,6 +14,7 @@ from typing import Any
 
 from mailer.clock import now_in_amsterdam
 from mailer.errors import OutboxError
+from mailer.i18n import _, state_name
 from mailer.outbox.store import Outbox, State, StoredMessage
 from mailer.review.decisions import check_person_name
 
@@ -75,9 +76,15 @@ def _still_due(now: datetime) -> Callable[[StoredMessage], dict[str, Any]]:
 
     def change(stored: StoredMessage) -> dict[str, Any]:
         if stored.state not in PURGEABLE:
-            raise OutboxError(f"{stored.id}: {stored.state.value} again, not purged")
+            raise OutboxError(
+                _("{id}: {state} again, not purged").format(
+                    id=stored.id, state=state_name(stored.state.value)
+                )
+            )
         if stored.meeting_at > now:
-            raise OutboxError(f"{stored.id}: its meeting is still to come, not purged")
+            raise OutboxError(
+                _("{id}: its meeting is still to come, not purged").format(id=stored.id)
+            )
         return _blank(stored)
 
     return change

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from mailer.clock import now_in_amsterdam
 from mailer.errors import MailerError, OutboxError
+from mailer.i18n import _, state_name
 from mailer.intake.records import IntakeRecord
 from mailer.letters.compose import ComposedMessage, Composer
 from mailer.letters.context import LetterKind
@@ -48,13 +49,17 @@ class Change:
 def stored_record(stored: StoredMessage, now: datetime | None = None) -> IntakeRecord:
     """The record a message was made from; with `now`, refused when its meeting has passed."""
     if not stored.record:
-        raise OutboxError(f"{stored.id}: its content was removed, so it cannot be rendered again")
+        raise OutboxError(
+            _("{id}: its content was removed, so it cannot be rendered again").format(id=stored.id)
+        )
     try:
         context: dict[str, object] = {"now": now} if now else {"stored": True}
         return IntakeRecord.model_validate(stored.record, context=context)
     except ValueError as error:
-        first = str(error).splitlines()[-1].strip() if str(error) else "invalid record"
-        raise OutboxError(f"{stored.id}: cannot be rendered again: {first}") from None
+        first = str(error).splitlines()[-1].strip() if str(error) else _("invalid record")
+        raise OutboxError(
+            _("{id}: cannot be rendered again: {problem}").format(id=stored.id, problem=first)
+        ) from None
 
 
 def previous_sent(outbox: Outbox, stored: StoredMessage) -> StoredMessage | None:
@@ -169,8 +174,10 @@ def queue_again(
         return Change("unchanged", stored)
     if stored.state in IN_FLIGHT:
         raise OutboxError(
-            f"{stored.id}: is being sent or its delivery is unknown; settle that first "
-            "(`mailer show ID`), then queue the record again"
+            _(
+                "{id}: is being sent or its delivery is unknown; settle that first "
+                "(`mailer show ID`), then queue the record again"
+            ).format(id=stored.id)
         )
     if stored.state == State.SENT:
         if not _meeting_moved(stored, record):
@@ -210,8 +217,9 @@ def rerender(outbox: Outbox, composer: Composer, message_id: str, by: str) -> Ch
     stored = outbox.load(message_id)
     if stored.state not in {State.PENDING, State.APPROVED}:
         raise OutboxError(
-            f"{stored.id}: is {stored.state.value}; only pending or approved "
-            "messages are rendered again"
+            _(
+                "{id}: is {state}; only messages waiting for review or approved are rendered again"
+            ).format(id=stored.id, state=state_name(stored.state.value))
         )
     record = stored_record(
         stored, now=None if stored.kind == "cancellation" else now_in_amsterdam()
@@ -251,7 +259,9 @@ def _cancel_unsent_update(
     previous = _previous_record(outbox, stored)
     if previous is None:
         raise OutboxError(
-            f"{stored.id}: the earlier invitation's details were removed; tell the parents yourself"
+            _(
+                "{id}: the earlier invitation's details were removed; tell the parents yourself"
+            ).format(id=stored.id)
         )
     composed = composer.compose(
         previous,
@@ -270,23 +280,29 @@ def cancel_meeting(outbox: Outbox, composer: Composer, message_id: str, by: str)
     """Queue a cancellation (METHOD:CANCEL, same UID) of the meeting of a sent invitation."""
     stored = outbox.load(message_id)
     if stored.kind == "cancellation":
-        raise OutboxError(f"{stored.id}: is already a cancellation")
+        raise OutboxError(_("{id}: is already a cancellation").format(id=stored.id))
     record = stored_record(stored)
     latest = outbox.message_for_key(record.dedup_key)
     if latest is not None and latest != stored.id:
         raise OutboxError(
-            f"{stored.id}: a newer message about this meeting exists ({latest}); cancel that one"
+            _("{id}: a newer message about this meeting exists ({newer}); cancel that one").format(
+                id=stored.id, newer=latest
+            )
         )
     if stored.state in IN_FLIGHT:
         raise OutboxError(
-            f"{stored.id}: is being sent or its delivery is unknown; settle that first, then cancel"
+            _(
+                "{id}: is being sent or its delivery is unknown; settle that first, then cancel"
+            ).format(id=stored.id)
         )
     if stored.state != State.SENT:
         if stored.kind == "update" and previous_sent(outbox, stored) is not None:
             return _cancel_unsent_update(outbox, composer, stored, by)
         raise OutboxError(
-            f"{stored.id}: was never sent, so the parents have nothing to cancel; "
-            f"reject it instead with `mailer reject {stored.id} --reason ... --by NAME`"
+            _(
+                "{id}: was never sent, so the parents have nothing to cancel; "
+                "reject it instead with `mailer reject {id} --reason ... --by NAME`"
+            ).format(id=stored.id)
         )
     sequence = stored.calendar_sequence + 1
     try:
@@ -298,5 +314,9 @@ def cancel_meeting(outbox: Outbox, composer: Composer, message_id: str, by: str)
             record_key=f"{record.dedup_key}.{sequence}",
         )
     except MailerError as error:
-        raise OutboxError(f"{stored.id}: the cancellation cannot be made: {error}") from None
+        raise OutboxError(
+            _("{id}: the cancellation cannot be made: {problem}").format(
+                id=stored.id, problem=error
+            )
+        ) from None
     return Change("cancelled", _store_follow_up(outbox, record, composed, by))

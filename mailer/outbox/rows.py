@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, insert
 
 from mailer.clock import AMSTERDAM
 from mailer.errors import OutboxError
+from mailer.i18n import _
 from mailer.outbox.models import HistoryEntry, JournalEntry, StoredMessage
 from mailer.outbox.schema import journal
 from mailer.outbox.states import State
@@ -90,6 +91,8 @@ def parsed_message(message_id: str, document: str) -> StoredMessage:
     except ValueError:
         # Never echo the content: it holds children's data.
         raise DamagedMessage(
-            f"{message_id}: the outbox's record of this message is damaged and cannot be read; "
-            "restore the outbox from a backup"
+            _(
+                "{id}: the outbox's record of this message is damaged and cannot be read; "
+                "restore the outbox from a backup"
+            ).format(id=message_id)
         ) from None

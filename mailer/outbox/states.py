@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from mailer.errors import TransitionNotAllowed
+from mailer.i18n import _
 
 __all__ = ["ALLOWED", "State", "check_transition"]
 
@@ -46,16 +47,22 @@ ALLOWED: dict[State, frozenset[State]] = {
     State.UNKNOWN: frozenset({State.SENT, State.APPROVED}),
 }
 
-_HINTS = {
-    State.PENDING: "approve it first with `mailer approve ID --by NAME`",
-    State.REJECTED: "it was rejected; queue its record again to make a new message",
-    State.SENDING: "a sender is working on it right now",
-    State.SENT: "it was already sent",
-    State.FAILED: "it failed (`mailer show ID` tells why); `mailer retry ID --by NAME` "
-    "sends it again, `mailer reject` ends it",
-    State.UNKNOWN: "decide first with `mailer resolve ID --sent` or `--resend`",
-    State.APPROVED: "",
-}
+
+def _hint(current: State) -> str:
+    # Worded when it is needed: each command chooses its own language.
+    hints = {
+        State.PENDING: _("approve it first with `mailer approve ID --by NAME`"),
+        State.REJECTED: _("it was rejected; queue its record again to make a new message"),
+        State.SENDING: _("a sender is working on it right now"),
+        State.SENT: _("it was already sent"),
+        State.FAILED: _(
+            "it failed (`mailer show ID` tells why); `mailer retry ID --by NAME` sends it "
+            "again, `mailer reject` ends it"
+        ),
+        State.UNKNOWN: _("decide first with `mailer resolve ID --sent` or `--resend`"),
+        State.APPROVED: "",
+    }
+    return hints[current]
 
 
 def check_transition(
@@ -64,4 +71,4 @@ def check_transition(
     """Raise TransitionNotAllowed unless `current -> to_state` is allowed (and, when the caller
     narrows it, `current` is one of `only_from`: a sender claims only `approved`)."""
     if to_state not in ALLOWED[current] or (only_from is not None and current not in only_from):
-        raise TransitionNotAllowed(message_id, current.value, to_state.value, _HINTS[current])
+        raise TransitionNotAllowed(message_id, current.value, to_state.value, _hint(current))

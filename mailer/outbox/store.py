@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
 from mailer.errors import MessageNotFound, OutboxError
+from mailer.i18n import _
 from mailer.outbox.database import database_url, describe, open_engine
 from mailer.outbox.ids import ID_LENGTH, MIN_PREFIX, checked_id, is_id, random_id
 from mailer.outbox.models import (
@@ -168,7 +169,9 @@ class Outbox:
                 select(messages.c.document).where(messages.c.id == checked_id(message_id))
             ).first()
             if row is None:
-                raise MessageNotFound(f"{message_id}: no such message in the outbox")
+                raise MessageNotFound(
+                    _("{id}: no such message in the outbox").format(id=message_id)
+                )
             stored = parsed_message(message_id, row.document)
             if not with_history:
                 return stored
@@ -182,7 +185,9 @@ class Outbox:
                 select(messages.c.content).where(messages.c.id == checked_id(message_id))
             ).scalar()
         if content is None:
-            raise MessageNotFound(f"{message_id}: the message is not in the outbox (or purged)")
+            raise MessageNotFound(
+                _("{id}: the message is not in the outbox (or purged)").format(id=message_id)
+            )
         return bytes(content)
 
     def with_contents(self, message_ids: Sequence[str]) -> dict[str, tuple[StoredMessage, bytes]]:
@@ -237,9 +242,15 @@ class Outbox:
         """The full ID for what a user typed: the ID itself or a unique prefix of it."""
         typed = typed.strip().lower()
         if not is_id(typed, exact=False):
-            raise MessageNotFound(f"{typed}: no message with this ID; `mailer list` shows them")
+            raise MessageNotFound(
+                _("{typed}: no message with this ID; `mailer list` shows them").format(typed=typed)
+            )
         if len(typed) < ID_LENGTH and len(typed) < MIN_PREFIX:
-            raise MessageNotFound(f"{typed!r}: type at least {MIN_PREFIX} characters of the ID")
+            raise MessageNotFound(
+                _("{typed!r}: type at least {count} characters of the ID").format(
+                    typed=typed, count=MIN_PREFIX
+                )
+            )
         # IDs use only lower-case letters and digits, all before "~": a range on the key.
         query = (
             select(messages.c.id)
@@ -252,10 +263,14 @@ class Outbox:
         if typed in matches:
             return typed
         if not matches:
-            raise MessageNotFound(f"{typed}: no message with this ID; `mailer list` shows them")
+            raise MessageNotFound(
+                _("{typed}: no message with this ID; `mailer list` shows them").format(typed=typed)
+            )
         if len(matches) > 1:
             raise MessageNotFound(
-                f"{typed}: matches {', '.join(matches[:5])}; type more characters of the ID"
+                _("{typed}: matches {ids}; type more characters of the ID").format(
+                    typed=typed, ids=", ".join(matches[:5])
+                )
             )
         return str(matches[0])
 
@@ -386,7 +401,7 @@ class Outbox:
                     found = changed.get(request.message_id) or current.get(request.message_id)
                     if found is None:
                         raise MessageNotFound(
-                            f"{request.message_id}: no such message in the outbox"
+                            _("{id}: no such message in the outbox").format(id=request.message_id)
                         )
                     updated, entry = _changed(found, request)
                 except OutboxError as error:
@@ -443,7 +458,9 @@ class Outbox:
         with self._writing() as connection:
             current = self._locked_messages(connection, [message_id]).get(message_id)
             if current is None:
-                raise MessageNotFound(f"{message_id}: no such message in the outbox")
+                raise MessageNotFound(
+                    _("{id}: no such message in the outbox").format(id=message_id)
+                )
             updated = current.model_copy(update=change(current))
             values = row_values(updated, now_in_amsterdam())
             values["content"] = None

@@ -137,9 +137,11 @@ def _approval(
         raise ApprovalRefused(
             message_id,
             "unsigned_template",
-            f"rendered from template version {stored.template_version}, which the team has not "
-            "signed off; run `mailer template approve --by NAME`, or approve with "
-            "--unsigned-template if you accept this letter anyway",
+            _(
+                "rendered from template version {version}, which the team has not signed off; "
+                "run `mailer template approve --by NAME`, or approve with --unsigned-template "
+                "if you accept this letter anyway"
+            ).format(version=stored.template_version),
         )
     made = Approval(by=by, at=now_in_amsterdam(), sha256=current, template_override=not signed)
     note = "approved" if signed else "approved although the template version has no sign-off"
@@ -154,7 +156,7 @@ def _unless_changed_since(
     def change(current: StoredMessage) -> dict[str, object]:
         if (current.sha256, current.template_version) != (read.sha256, read.template_version):
             raise ApprovalRefused(
-                read.id, "stale", "the message changed meanwhile; review it again"
+                read.id, "stale", _("the message changed meanwhile; review it again")
             )
         return {"approval": approval, "rejection": None}
 
@@ -251,7 +253,9 @@ def reject(outbox: Outbox, message_id: str, by: str, reason: str) -> StoredMessa
     by = check_person_name(by)
     reason = " ".join(reason.split())
     if not reason:
-        raise OutboxError(f"{message_id}: give a reason, e.g. --reason 'wrong date'")
+        raise OutboxError(
+            _("{id}: give a reason, e.g. --reason 'wrong date'").format(id=message_id)
+        )
     rejection = Rejection(by=by, at=now_in_amsterdam(), reason=reason)
     return outbox.transition(
         message_id,

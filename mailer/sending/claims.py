@@ -23,7 +23,12 @@ from mailer.clock import now_in_amsterdam
 from mailer.errors import OutboxError, TransitionNotAllowed
 from mailer.outbox.store import Claim, Outbox, State, StoredMessage, TransitionRequest
 from mailer.review.versions import approval_not_on_record
-from mailer.sending.records import NO_LONGER_APPROVED, TAKEN_BY_ANOTHER_SENDER, sendable_problem
+from mailer.sending.records import (
+    CHANGED_AFTER_APPROVAL,
+    NO_LONGER_APPROVED,
+    TAKEN_BY_ANOTHER_SENDER,
+    sendable_problem,
+)
 
 __all__ = [
     "CLAIM_LEASE",
@@ -137,7 +142,7 @@ def claim_request(to_send: ToSend, by: str, claim: Claim) -> TransitionRequest:
 
     def take(current: StoredMessage) -> dict[str, object]:
         if (current.sha256, current.approval) != (read.sha256, read.approval):
-            raise _NotSendable("changed after approval (approve again)")
+            raise _NotSendable(CHANGED_AFTER_APPROVAL)
         return {"claim": claim}
 
     return TransitionRequest(

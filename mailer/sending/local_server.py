@@ -19,6 +19,7 @@ from aiosmtpd.controller import Controller
 
 from mailer.durable import private_directory
 from mailer.errors import MailerError
+from mailer.i18n import _
 
 __all__ = [
     "LocalSmtpServer",
@@ -112,8 +113,10 @@ class LocalSmtpServer:
             self._controller.start()
         except (OSError, RuntimeError) as error:
             raise MailerError(
-                f"{self.host}:{self.port}: cannot start the local SMTP server ({error}); "
-                "choose another port with --port"
+                _(
+                    "{host}:{port}: cannot start the local SMTP server ({problem}); "
+                    "choose another port with --port"
+                ).format(host=self.host, port=self.port, problem=error)
             ) from None
         return self
 

@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailer.clock import now_in_amsterdam
+from mailer.i18n import _, ngettext
 from mailer.outbox.store import Outbox, State
 from mailer.sending.delivery import Outcome
 from mailer.sending.records import (
+    CHANGED_AFTER_APPROVAL,
+    MESSAGE_FILE_MISSING,
     NO_LONGER_APPROVED,
     TAKEN_BY_ANOTHER_SENDER,
     WAITING_TO_RETRY,
@@ -26,6 +29,7 @@ __all__ = [
     "SendEvent",
     "SendReport",
     "plan_send",
+    "skip_reason_in_words",
 ]
 
 NOT_SENT = "not sent because the run stopped"
@@ -46,6 +50,7 @@ ProgressCallback = Callable[[SendEvent], None]
 # Reasons to skip a message that need nobody's attention: `send` still exits 0.
 NOT_APPROVED_YET = "not approved yet"
 BEYOND_LIMIT = "beyond --limit"
+UNKNOWN_DELIVERY = "delivery unknown: decide with `mailer resolve`"
 ROUTINE_SKIPS = frozenset(
     {
         NOT_APPROVED_YET,
@@ -94,19 +99,47 @@ class SendReport:
         return not any(self.ids(outcome) for outcome in troubles)
 
     def summary(self) -> str:
-        """One line: every count, then why messages were skipped."""
+        """One line: every count, then why messages were skipped (in the chosen language)."""
+        words = {
+            Outcome.SENT: _("{count} sent"),
+            Outcome.DEFERRED: _("{count} deferred"),
+            Outcome.FAILED: _("{count} failed"),
+            Outcome.UNKNOWN: _("{count} unknown"),
+        }
         counts = ", ".join(
-            f"{len(self.ids(outcome))} {outcome.value}"
-            for outcome in (Outcome.SENT, Outcome.DEFERRED, Outcome.FAILED, Outcome.UNKNOWN)
+            word.format(count=len(self.ids(outcome))) for outcome, word in words.items()
         )
         skipped = sum(self.skipped.values())
-        text = f"{counts}, {skipped} skipped"
+        text = _("{counts}, {skipped} skipped").format(counts=counts, skipped=skipped)
         if skipped:
-            reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()))
+            reasons = "; ".join(
+                f"{n} {skip_reason_in_words(reason)}" for reason, n in sorted(self.skipped.items())
+            )
             text += f" ({reasons})"
         if self.partial:
-            text += f"; {len(self.partial)} sent message(s) did not reach every recipient"
+            text += "; " + ngettext(
+                "{count} sent message did not reach every recipient",
+                "{count} sent messages did not reach every recipient",
+                len(self.partial),
+            ).format(count=len(self.partial))
         return text + "."
+
+
+def skip_reason_in_words(reason: str) -> str:
+    """A reason for skipping a message in the chosen language; the report keeps the English
+    constants, which `all_well` compares, and a server's own words stay as they are."""
+    words = {
+        NOT_SENT: _("not sent because the run stopped"),
+        NOT_APPROVED_YET: _("not approved yet"),
+        BEYOND_LIMIT: _("beyond --limit"),
+        NO_LONGER_APPROVED: _("no longer approved"),
+        WAITING_TO_RETRY: _("waiting to retry after a temporary refusal"),
+        TAKEN_BY_ANOTHER_SENDER: _("taken by another sender"),
+        UNKNOWN_DELIVERY: _("delivery unknown: decide with `mailer resolve`"),
+        MESSAGE_FILE_MISSING: _("message file missing"),
+        CHANGED_AFTER_APPROVAL: _("changed after approval (approve again)"),
+    }
+    return words.get(reason, reason)
 
 
 def plan_send(
@@ -135,7 +168,7 @@ def plan_send(
         if stored.state == State.PENDING:
             report.skipped[NOT_APPROVED_YET] += 1
         elif stored.state == State.UNKNOWN:
-            report.skipped["delivery unknown: decide with `mailer resolve`"] += 1
+            report.skipped[UNKNOWN_DELIVERY] += 1
         if stored.state != State.APPROVED:
             continue
         problem = sendable_problem(outbox, stored, now, check_bytes=read_letters)

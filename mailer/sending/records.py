@@ -14,6 +14,7 @@ from typing import Any
 from mailer.clock import now_in_amsterdam
 from mailer.config import Settings
 from mailer.errors import MessageNotFound, OutboxError
+from mailer.i18n import _
 from mailer.outbox.store import (
     Attempt,
     Claim,
@@ -28,6 +29,8 @@ from mailer.review.decisions import check_person_name
 from mailer.sending.delivery import Outcome, TransactionResult, redact_addresses
 
 __all__ = [
+    "CHANGED_AFTER_APPROVAL",
+    "MESSAGE_FILE_MISSING",
     "NO_LONGER_APPROVED",
     "TAKEN_BY_ANOTHER_SENDER",
     "WAITING_TO_RETRY",
@@ -44,6 +47,9 @@ __all__ = [
 NO_LONGER_APPROVED = "no longer approved"
 WAITING_TO_RETRY = "waiting to retry after a temporary refusal"
 TAKEN_BY_ANOTHER_SENDER = "taken by another sender"
+# Reasons that need a person (worded for people by `mailer.sending.plan.skip_reason_in_words`).
+MESSAGE_FILE_MISSING = "message file missing"
+CHANGED_AFTER_APPROVAL = "changed after approval (approve again)"
 
 
 def sendable_problem(
@@ -67,9 +73,9 @@ def sendable_problem(
             try:
                 data = outbox.read_bytes(stored.id)
             except MessageNotFound:
-                return "message file missing"
+                return MESSAGE_FILE_MISSING
         if sha256_hex(data) != stored.approval.sha256:
-            return "changed after approval (approve again)"
+            return CHANGED_AFTER_APPROVAL
     if stored.next_attempt_at is not None and stored.next_attempt_at > now:
         return WAITING_TO_RETRY
     return None
@@ -141,7 +147,7 @@ def _still_claimed_as(claim: Claim | None) -> Callable[[StoredMessage], None]:
 
     def check(current: StoredMessage) -> None:
         if current.claim != claim:
-            raise OutboxError(f"{current.id}: claimed again in the meantime")
+            raise OutboxError(_("{id}: claimed again in the meantime").format(id=current.id))
 
     return check
 
@@ -160,7 +166,7 @@ def outcome_request(
         if (current.sha256, current.approval) != (stored.sha256, stored.approval):
             # Rendered or approved again since it was tried: the answer was about another
             # version, so it is not recorded on this one.
-            raise OutboxError(f"{current.id}: changed since it was tried")
+            raise OutboxError(_("{id}: changed since it was tried").format(id=current.id))
         return {**update, "attempts": [*current.attempts, update["attempts"][-1]]}
 
     request = TransitionRequest(
@@ -277,7 +283,9 @@ def retry_failed(outbox: Outbox, message_id: str, *, by: str) -> StoredMessage:
 
         def keep(current: StoredMessage) -> dict[str, Any]:
             if current.approval != approval or current.sha256 != stored.sha256:
-                raise OutboxError(f"{current.id}: changed in the meantime; try again")
+                raise OutboxError(
+                    _("{id}: changed in the meantime; try again").format(id=current.id)
+                )
             return {"claim": None, "next_attempt_at": None, "last_error": None, "retried_at": now}
 
         return outbox.transition(

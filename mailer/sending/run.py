@@ -164,7 +164,7 @@ class _Run:
         approved at once, without an attempt."""
         (result,) = self.outbox.transition_many([give_back_request(stored, why, self.by)])
         if isinstance(result, OutboxError):
-            self.report.skipped[f"outcome not recorded ({result})"] += 1
+            self.report.skipped[_("outcome not recorded ({problem})").format(problem=result)] += 1
 
     def answered(self, stored: StoredMessage, result: TransactionResult) -> None:
         """Keep the server's answer about `stored` for the next commit."""
@@ -195,7 +195,9 @@ class _Run:
     def _report(self, waiting: list[_Outcome], recorded: list[StoredMessage | OutboxError]) -> None:
         for answer, result in zip(waiting, recorded, strict=True):
             if isinstance(result, OutboxError):
-                self.report.skipped[f"outcome not recorded ({result})"] += 1
+                self.report.skipped[
+                    _("outcome not recorded ({problem})").format(problem=result)
+                ] += 1
                 continue
             self.report.add(answer.message_id, answer.outcome)
             if answer.refused:

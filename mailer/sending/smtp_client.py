@@ -69,7 +69,6 @@ class SmtpLoginError(SmtpError):
 # "535 5.7.139 Authentication unsuccessful, basic authentication is disabled"; Google:
 # "534 5.7.9 Application-specific password required" (and 535 5.7.8 for a refused password).
 PASSWORDS_REFUSED = ("5.7.30", "5.7.139", "5.7.9")
-OAUTH_HINT = 'set auth = "oauth2" under [smtp] (MAILER_SMTP_AUTH) and run `mailer login`'
 
 
 def check_security(settings: Settings) -> None:
@@ -83,23 +82,28 @@ def check_security(settings: Settings) -> None:
     if oauth and settings.smtp_security == Security.NONE and not is_loopback(settings.smtp_host):
         # Unlike a password, never allowed: a token would be readable on the way.
         raise ConfigError(
-            f"smtp security 'none' would send the sign-in token unencrypted to "
-            f"{settings.smtp_host}; use 'starttls' (port 587) or 'tls' (port 465) "
-            "(MAILER_SMTP_SECURITY)"
+            _(
+                "smtp security 'none' would send the sign-in token unencrypted to {host}; use "
+                "'starttls' (port 587) or 'tls' (port 465) (MAILER_SMTP_SECURITY)"
+            ).format(host=settings.smtp_host)
         )
     if not oauth and settings.smtp_username and not settings.smtp_password.get_secret_value():
         raise ConfigError(
-            f"smtp_username is {settings.smtp_username!r} but no password is set; "
-            "set MAILER_SMTP_PASSWORD in the environment or in the workspace's .env"
+            _(
+                "smtp_username is {username!r} but no password is set; "
+                "set MAILER_SMTP_PASSWORD in the environment or in the workspace's .env"
+            ).format(username=settings.smtp_username)
         )
     if settings.smtp_security != Security.NONE:
         tls_context(settings)
         return
     if not is_loopback(settings.smtp_host) and not settings.smtp_allow_plaintext_remote:
         raise ConfigError(
-            f"smtp security 'none' sends letters unencrypted to {settings.smtp_host}; use "
-            "'starttls' or 'tls' (MAILER_SMTP_SECURITY), or set "
-            "MAILER_SMTP_ALLOW_PLAINTEXT_REMOTE=true if you really mean it"
+            _(
+                "smtp security 'none' sends letters unencrypted to {host}; use "
+                "'starttls' or 'tls' (MAILER_SMTP_SECURITY), or set "
+                "MAILER_SMTP_ALLOW_PLAINTEXT_REMOTE=true if you really mean it"
+            ).format(host=settings.smtp_host)
         )
 
 
@@ -111,8 +115,10 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
             context.load_verify_locations(cafile=settings.smtp_ca_file)
         except (OSError, ssl.SSLError) as error:
             raise ConfigError(
-                f"smtp_ca_file {settings.smtp_ca_file}: cannot be read as a PEM CA certificate "
-                f"({error.__class__.__name__}); check MAILER_SMTP_CA_FILE"
+                _(
+                    "smtp_ca_file {file}: cannot be read as a PEM CA certificate ({problem}); "
+                    "check MAILER_SMTP_CA_FILE"
+                ).format(file=settings.smtp_ca_file, problem=error.__class__.__name__)
             ) from None
     return context
 
@@ -198,40 +204,55 @@ def _wrap(error: BaseException, where: _Where, settings: Settings) -> SmtpError:
         return SmtpConnectionError(str(error))
     if isinstance(error, UnicodeError):  # the IDNA codec refuses the name (`a..example`)
         return SmtpConnectionError(
-            f"{where}: {settings.smtp_host!r} is not a valid host name; check MAILER_SMTP_HOST"
+            _("{where}: {host!r} is not a valid host name; check MAILER_SMTP_HOST").format(
+                where=where, host=settings.smtp_host
+            )
         )
     if isinstance(error, ssl.SSLCertVerificationError):
         reason = error.verify_message or "verification failed"
         return SmtpCertificateError(
-            f"{where}: the server's certificate is not trusted ({reason}); check "
-            "MAILER_SMTP_HOST, or set MAILER_SMTP_CA_FILE to your organisation's CA certificate"
+            _(
+                "{where}: the server's certificate is not trusted ({reason}); check "
+                "MAILER_SMTP_HOST, or set MAILER_SMTP_CA_FILE to your organisation's CA "
+                "certificate"
+            ).format(where=where, reason=reason)
         )
     if isinstance(error, aiosmtplib.SMTPAuthenticationError):
         return _login_refused(error, where, settings)
     if isinstance(error, aiosmtplib.SMTPNotSupported):
         return SmtpConnectionError(
-            f"{where}: {scrub(str(error), settings)}; check MAILER_SMTP_SECURITY "
-            "(starttls for port 587, tls for port 465)"
+            _(
+                "{where}: {problem}; check MAILER_SMTP_SECURITY (starttls for port 587, tls for "
+                "port 465)"
+            ).format(where=where, problem=scrub(str(error), settings))
         )
     if isinstance(error, aiosmtplib.SMTPException) and "STARTTLS extension" in str(error):
         return SmtpConnectionError(
-            f"{where}: the server does not offer STARTTLS (encryption); check "
-            "MAILER_SMTP_SECURITY ('tls' for port 465) and MAILER_SMTP_PORT"
+            _(
+                "{where}: the server does not offer STARTTLS (encryption); check "
+                "MAILER_SMTP_SECURITY ('tls' for port 465) and MAILER_SMTP_PORT"
+            ).format(where=where)
         )
     if isinstance(error, ssl.SSLError):
         return SmtpConnectionError(
-            f"{where}: TLS failed ({error.reason or error.__class__.__name__}); check "
-            "MAILER_SMTP_SECURITY and MAILER_SMTP_PORT (starttls for 587, tls for 465)"
+            _(
+                "{where}: TLS failed ({reason}); check MAILER_SMTP_SECURITY and MAILER_SMTP_PORT "
+                "(starttls for 587, tls for 465)"
+            ).format(where=where, reason=error.reason or error.__class__.__name__)
         )
     if isinstance(error, aiosmtplib.SMTPException) and "AUTH extension" in str(error):
         return SmtpLoginError(
-            f"{where}: the server offers no login; leave MAILER_SMTP_USERNAME empty "
-            "or use an encrypted connection"
+            _(
+                "{where}: the server offers no login; leave MAILER_SMTP_USERNAME empty "
+                "or use an encrypted connection"
+            ).format(where=where)
         )
     detail = scrub(str(error), settings) or error.__class__.__name__
     return SmtpUnreachable(
-        f"{where}: cannot connect ({' '.join(detail.split())}); check MAILER_SMTP_HOST and "
-        "MAILER_SMTP_PORT, and that the mail server is reachable"
+        _(
+            "{where}: cannot connect ({problem}); check MAILER_SMTP_HOST and "
+            "MAILER_SMTP_PORT, and that the mail server is reachable"
+        ).format(where=where, problem=" ".join(detail.split()))
     )
 
 
@@ -241,20 +262,29 @@ def _login_refused(
     """The way out depends on what was refused: a token (sign in again), a password the
     provider no longer takes (switch to OAuth), or perhaps just a wrong password."""
     reply = scrub(describe_reply(error.code, error.message), settings)
-    who = f"login as {settings.smtp_username!r}"
+    user = settings.smtp_username
     if settings.smtp_auth == SmtpAuth.OAUTH2:
         return SmtpLoginError(
-            f"{where}: {who} with a sign-in token refused ({reply}); the sign-in has expired, "
-            "was revoked or lacks the SMTP.Send permission: run `mailer login`"
+            _(
+                "{where}: login as {user!r} with a sign-in token refused ({reply}); the sign-in "
+                "has expired, was revoked or lacks the SMTP.Send permission: run `mailer login`"
+            ).format(where=where, user=user, reply=reply)
         )
     if any(code in reply for code in PASSWORDS_REFUSED):
         return SmtpLoginError(
-            f"{where}: {who} refused ({reply}); the provider no longer accepts passwords: "
-            f"{OAUTH_HINT}"
+            _(
+                "{where}: login as {user!r} refused ({reply}); the provider no longer accepts "
+                'passwords: set auth = "oauth2" under [smtp] (MAILER_SMTP_AUTH) and run '
+                "`mailer login`"
+            ).format(where=where, user=user, reply=reply)
         )
     return SmtpLoginError(
-        f"{where}: {who} refused ({reply}); check MAILER_SMTP_USERNAME and MAILER_SMTP_PASSWORD, "
-        f"or, if your provider (Microsoft 365, Google) no longer accepts passwords, {OAUTH_HINT}"
+        _(
+            "{where}: login as {user!r} refused ({reply}); check MAILER_SMTP_USERNAME and "
+            "MAILER_SMTP_PASSWORD, or, if your provider (Microsoft 365, Google) no longer "
+            'accepts passwords, set auth = "oauth2" under [smtp] (MAILER_SMTP_AUTH) and run '
+            "`mailer login`"
+        ).format(where=where, user=user, reply=reply)
     )
 
 
@@ -266,8 +296,10 @@ async def _log_in(client: aiosmtplib.SMTP, settings: Settings) -> None:
             await client.ehlo()
         if "xoauth2" not in client.server_auth_methods:
             raise SmtpLoginError(
-                f"{settings.smtp_host}:{settings.smtp_port}: the server offers no OAuth login "
-                '(AUTH XOAUTH2); check MAILER_SMTP_HOST, or set auth = "password"'
+                _(
+                    "{host}:{port}: the server offers no OAuth login (AUTH XOAUTH2); check "
+                    'MAILER_SMTP_HOST, or set auth = "password"'
+                ).format(host=settings.smtp_host, port=settings.smtp_port)
             )
         # The token may need a round trip to the provider: off the event loop, which other
         # connections of the run share.
