@@ -193,6 +193,19 @@ def test_staff_read_the_queue_output_in_dutch_by_default(
     assert out.splitlines()[-1].startswith("1 klaargezet, 0 bijgewerkt, 0 ongewijzigd, 0 ongeldige")
 
 
+def test_queue_json_speaks_english_for_scripts_whatever_staff_read(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MAILER_UI_LANGUAGE", raising=False)  # Dutch for people
+    rows = [intake_row(id="1"), intake_row(id="2", meeting_date="31-02-2027")]
+    path = write_csv(tmp_path / "in.csv", rows)
+    code, out, _ = queue(run_cli, path, "--json", "--skip-invalid")
+    assert code == 1
+    assert json.loads(out)["problems"] == [
+        "in.csv:3: meeting_date: '31-02-2027' does not exist: month 2 of 2027 has 28 days"
+    ]
+
+
 def test_an_internationalised_domain_is_sent_in_ascii_in_header_and_envelope(
     workspace: Workspace, run_cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:

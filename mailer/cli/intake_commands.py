@@ -17,7 +17,7 @@ from mailer.cli.common import (
     print_problem,
 )
 from mailer.errors import InvalidRecords, RowProblem
-from mailer.i18n import _, ngettext
+from mailer.i18n import _, ngettext, set_language
 from mailer.review.decisions import check_person_name
 from mailer.workspace import init_workspace
 
@@ -169,6 +169,10 @@ def queue(
     from mailer.letters.rendering import LetterRenderer
     from mailer.outbox.queueing import InvalidIntakeFile, queue_file
 
+    if as_json:
+        # Scripts read the JSON: its problem texts are English whatever language staff chose,
+        # as in `mailer list --json`.
+        set_language("en")
     opened = open_workspace(home)
     composer = Composer(opened.settings, LetterRenderer(opened.workspace.templates_dir))
     notices: list[str] = []
