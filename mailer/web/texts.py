@@ -151,6 +151,9 @@ def _known_notes() -> dict[str, str]:
             "replaced by a cancellation before it was sent"
         ),
         "handed over to the server": _("handed over to the server"),
+        "given back unsent: the server did not take it for now": _(
+            "given back unsent: the server did not take it for now"
+        ),
         "sent": _("sent"),
         "connection lost after DATA began": _("connection lost while sending"),
         "refused permanently": _("refused permanently"),
