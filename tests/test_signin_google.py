@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from mailer.errors import ConfigError, SignInRequired
 from mailer.signin import SignInPrompt, access_token, sign_in
-from mailer.signin.google import BROWSER_DONE
+from mailer.signin.google import browser_done
 from tests.oauth_server import (
     GOOGLE_CLIENT_ID,
     MAILBOX,
@@ -76,7 +76,9 @@ def test_browser_sign_in_keeps_a_private_refresh_token(
     assert consent.form["redirect_uri"].startswith("http://127.0.0.1:")
     exchange = service.grants("authorization_code")
     assert len(exchange) == 1 and exchange[0].form["code"] == "gcode-1"
-    assert browser.final_page == BROWSER_DONE  # the loopback page the browser ends on
+    # the loopback page the browser ends on, in Dutch (the default) and with "je"
+    assert browser.final_page == browser_done()
+    assert "Je kunt dit venster sluiten" in browser.final_page
     stored = json.loads(cache.read_text(encoding="utf-8"))
     assert stored["refresh_token"] == "rt-1" and "client_secret" not in stored
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
@@ -108,7 +110,8 @@ def test_a_revoked_refresh_token_says_to_run_mailer_login(
     with pytest.raises(SignInRequired) as caught:
         access_token(google_settings(service, cache))
     text = str(caught.value)
-    assert "invalid_grant" in text and text.endswith("run `mailer login`")
+    assert text.startswith(f"de aanmelding bij Google van {MAILBOX} is verlopen of ingetrokken")
+    assert "invalid_grant" in text and text.endswith("voer `mailer login` uit")
     assert "\n" not in text and "rt-google" not in text
 
 

@@ -82,7 +82,10 @@ def test_a_later_run_refreshes_from_the_cache_file_alone(
     assert "rt-2" in text and mode(later) == 0o600
 
 
-def test_a_revoked_sign_in_says_to_run_mailer_login(service: OAuthService, tmp_path: Path) -> None:
+def test_a_revoked_sign_in_says_to_run_mailer_login(
+    service: OAuthService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")  # the English wording
     service.access_lifetime = 60
     settings = microsoft_settings(service, tmp_path / "token.json")
     sign_in(settings, lambda prompt: None)
@@ -97,7 +100,9 @@ def test_a_revoked_sign_in_says_to_run_mailer_login(service: OAuthService, tmp_p
 
 
 def test_without_a_sign_in_there_is_no_token(service: OAuthService, tmp_path: Path) -> None:
-    with pytest.raises(SignInRequired, match=r"not signed in to Microsoft 365 .*mailer login"):
+    with pytest.raises(
+        SignInRequired, match=r"^niet ingelogd bij Microsoft 365 als .*; voer `mailer login` uit$"
+    ):
         access_token(microsoft_settings(service, tmp_path / "none.json"))
     assert service.grants("refresh_token") == []
 
@@ -105,7 +110,9 @@ def test_without_a_sign_in_there_is_no_token(service: OAuthService, tmp_path: Pa
 def test_signing_in_as_another_account_keeps_nothing(service: OAuthService, tmp_path: Path) -> None:
     service.signed_in_as = "someone.else@speeldoos.example"
     cache = tmp_path / "token.json"
-    with pytest.raises(SignInFailed, match=r"you signed in as someone\.else@speeldoos\.example"):
+    with pytest.raises(
+        SignInFailed, match=r"^je bent ingelogd als someone\.else@speeldoos\.example, maar"
+    ):
         sign_in(microsoft_settings(service, cache), lambda prompt: None)
     assert not cache.exists()
 
@@ -185,8 +192,8 @@ def test_login_with_password_settings_says_what_to_change(
     code, _, err = run_cli("login")
     assert code == 1
     assert err.strip().splitlines() == [
-        'fout: this workspace logs in with a password; set auth = "oauth2" under [smtp] '
-        "(MAILER_SMTP_AUTH) to sign in with Microsoft 365 or Google"
+        'fout: deze werkmap logt in met een wachtwoord; zet auth = "oauth2" onder [smtp] '
+        "(MAILER_SMTP_AUTH) om in te loggen met Microsoft 365 of Google"
     ]
 
 

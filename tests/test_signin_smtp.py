@@ -215,11 +215,11 @@ def test_check_smtp_logs_in_and_says_how(
         with_password = run_cli("check", "--smtp")
     assert before_login[0] == 1
     assert before_login[2].strip().splitlines() == [
-        f"fout: not signed in to Microsoft 365 as {MAILBOX}; run `mailer login`"
+        f"fout: niet ingelogd bij Microsoft 365 als {MAILBOX}; voer `mailer login` uit"
     ]
     code, out, err = after_login
     assert (code, err) == (0, "")
-    method = f"OAuth 2.0 token (XOAUTH2, Microsoft 365, signed-in user) as {MAILBOX}"
+    method = f"OAuth 2.0-token (XOAUTH2, Microsoft 365, ingelogde gebruiker) als {MAILBOX}"
     assert f"aanmelding {method}." in out
     assert f"en ingelogd; er is niets verstuurd. Aanmelding: {method}." in out
     assert handler.arrivals == [] and handler.mail_commands == 0

@@ -613,12 +613,15 @@ def test_review_command_refuses_a_port_in_use(signed_workspace: Workspace, run_c
     from mailer.web.server import bind_loopback
 
     taken = bind_loopback(0)
+    port = taken.getsockname()[1]
     try:
-        code, _, err = run_cli("review", "--no-browser", "--port", str(taken.getsockname()[1]))
+        code, _, err = run_cli("review", "--no-browser", "--port", str(port))
     finally:
         taken.close()
     assert code == 1
-    assert "already in use" in err
+    assert err.strip().splitlines() == [
+        f"fout: poort {port} is al in gebruik; kies een andere met --port, of laat --port weg"
+    ]
 
 
 def test_a_damaged_workspace_file_gives_one_clear_page_not_a_traceback(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mailer.config import Provider, Settings, SmtpAuth
 from mailer.errors import ConfigError
+from mailer.i18n import _
 
 __all__ = [
     "SignInPrompt",
@@ -38,18 +39,24 @@ def check_oauth_settings(settings: Settings) -> None:
         return
     if settings.smtp_provider == Provider.NONE:
         raise ConfigError(
-            'auth "oauth2" needs a provider to sign in with; set provider = "microsoft365" or '
-            '"google" under [smtp] (MAILER_SMTP_PROVIDER)'
+            _(
+                'auth "oauth2" needs a provider to sign in with; set provider = "microsoft365" '
+                'or "google" under [smtp] (MAILER_SMTP_PROVIDER)'
+            )
         )
     if not settings.smtp_username:
         raise ConfigError(
-            'auth "oauth2" logs in as a mailbox; set smtp username to its address '
-            "(MAILER_SMTP_USERNAME)"
+            _(
+                'auth "oauth2" logs in as a mailbox; set smtp username to its address '
+                "(MAILER_SMTP_USERNAME)"
+            )
         )
     if not settings.smtp_oauth_client_id:
         raise ConfigError(
-            f"signing in to {settings.smtp_provider.value} needs the app's client ID; set "
-            "oauth_client_id under [smtp] (MAILER_SMTP_OAUTH_CLIENT_ID)"
+            _(
+                "signing in to {provider} needs the app's client ID; set oauth_client_id under "
+                "[smtp] (MAILER_SMTP_OAUTH_CLIENT_ID)"
+            ).format(provider=settings.smtp_provider.value)
         )
 
 
@@ -73,8 +80,10 @@ def sign_in(
     keep the tokens; return the account signed in."""
     if settings.smtp_auth != SmtpAuth.OAUTH2:
         raise ConfigError(
-            'this workspace logs in with a password; set auth = "oauth2" under [smtp] '
-            "(MAILER_SMTP_AUTH) to sign in with Microsoft 365 or Google"
+            _(
+                'this workspace logs in with a password; set auth = "oauth2" under [smtp] '
+                "(MAILER_SMTP_AUTH) to sign in with Microsoft 365 or Google"
+            )
         )
     check_oauth_settings(settings)
     if settings.smtp_provider == Provider.GOOGLE:
@@ -108,18 +117,16 @@ def sign_out(settings: Settings) -> bool:
 
 
 def describe_login(settings: Settings) -> str:
-    """How `mailer` logs in, for `mailer check`: `OAuth 2.0 (XOAUTH2, Microsoft 365, device
-    sign-in) as NAME`, `password as NAME` or `no login`."""
-    if not settings.smtp_username:
-        return "no login"
+    """How `mailer` logs in, for `mailer check`, in the chosen language: `OAuth 2.0 token
+    (XOAUTH2, Microsoft 365, signed-in user) as NAME`, `password as NAME` or `no login`."""
+    user = settings.smtp_username
+    if not user:
+        return _("no login")
     if settings.smtp_auth == SmtpAuth.PASSWORD:
-        return f"password as {settings.smtp_username}"
+        return _("password as {user}").format(user=user)
     if settings.smtp_provider == Provider.GOOGLE:
-        how = "Google"
-    else:
-        # the rule of `microsoft.is_unattended`, without importing MSAL for one line of text
-        unattended = settings.smtp_oauth_client_secret.get_secret_value() or (
-            settings.smtp_oauth_certificate_file
-        )
-        how = "Microsoft 365, " + ("app-only" if unattended else "signed-in user")
-    return f"OAuth 2.0 token (XOAUTH2, {how}) as {settings.smtp_username}"
+        return _("OAuth 2.0 token (XOAUTH2, Google) as {user}").format(user=user)
+    # the rule of `microsoft.is_unattended`, without importing MSAL for one line of text
+    if settings.smtp_oauth_client_secret.get_secret_value() or settings.smtp_oauth_certificate_file:
+        return _("OAuth 2.0 token (XOAUTH2, Microsoft 365, app-only) as {user}").format(user=user)
+    return _("OAuth 2.0 token (XOAUTH2, Microsoft 365, signed-in user) as {user}").format(user=user)

@@ -22,14 +22,15 @@ from oauthlib.oauth2 import OAuth2Error
 
 from mailer.config import Settings
 from mailer.errors import ConfigError, SignInFailed, SignInRequired
+from mailer.i18n import _, ngettext
 from mailer.signin.token_cache import cache_file_for
 
 __all__ = [
-    "BROWSER_DONE",
     "DEFAULT_AUTH_URI",
     "DEFAULT_TOKEN_URI",
     "SCOPES",
     "access_token",
+    "browser_done",
     "endpoints",
     "sign_in",
     "sign_out",
@@ -38,14 +39,15 @@ __all__ = [
 SCOPES = ["https://mail.google.com/"]
 DEFAULT_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - an address
-LOGIN_HINT = "run `mailer login`"
 BROWSER_WAIT_SECONDS = 300
-# The page the browser ends on, for the staff who read Dutch.
-BROWSER_DONE = (
-    "Het inloggen bij Google is gelukt. U kunt dit venster sluiten en verdergaan in mailer."
-)
 
 _lock = threading.Lock()  # the connections of one run ask at once; one refresh is enough
+
+
+def browser_done() -> str:
+    """The page the browser ends on after Google's consent page, in the staff's language
+    (worded at sign-in, not at import, so the language chosen for the command is used)."""
+    return _("Signing in to Google worked. You can close this window and continue in mailer.")
 
 
 def endpoints(settings: Settings) -> tuple[str, str]:
@@ -61,8 +63,10 @@ def _client_secret(settings: Settings) -> str:
     secret = settings.smtp_oauth_client_secret.get_secret_value()
     if not secret:
         raise ConfigError(
-            "Google sign-in needs the desktop app's client secret; set "
-            "MAILER_SMTP_OAUTH_CLIENT_SECRET in the environment or in the workspace's .env"
+            _(
+                "Google sign-in needs the desktop app's client secret; set "
+                "MAILER_SMTP_OAUTH_CLIENT_SECRET in the environment or in the workspace's .env"
+            )
         )
     return secret
 
@@ -109,7 +113,9 @@ def access_token(settings: Settings) -> str:
         credentials = _load(settings)
         if credentials is None or not credentials.refresh_token:
             raise SignInRequired(
-                f"not signed in to Google as {settings.smtp_username}; {LOGIN_HINT}"
+                _("not signed in to Google as {user}; run `mailer login`").format(
+                    user=settings.smtp_username
+                )
             )
         if credentials.valid:
             return str(credentials.token)
@@ -117,16 +123,24 @@ def access_token(settings: Settings) -> str:
             credentials.refresh(Request())  # type: ignore[no-untyped-call]
         except google.auth.exceptions.RefreshError as error:
             raise SignInRequired(
-                f"the Google sign-in of {settings.smtp_username} has expired or was revoked "
-                f"({_first_line(error)}); {LOGIN_HINT}"
+                _(
+                    "the Google sign-in of {user} has expired or was revoked ({reason}); "
+                    "run `mailer login`"
+                ).format(user=settings.smtp_username, reason=_first_line(error))
             ) from None
         except google.auth.exceptions.TransportError as error:
-            raise SignInFailed(
-                f"{endpoints(settings)[1]}: cannot reach Google's sign-in service "
-                f"({error.__class__.__name__}); check the network connection"
-            ) from None
+            raise _unreachable(endpoints(settings)[1], error) from None
         _save(settings, credentials)
         return str(credentials.token)
+
+
+def _unreachable(token_uri: str, error: Exception) -> SignInFailed:
+    return SignInFailed(
+        _(
+            "{address}: cannot reach Google's sign-in service ({kind}); check the network "
+            "connection"
+        ).format(address=token_uri, kind=error.__class__.__name__)
+    )
 
 
 def _first_line(error: Exception) -> str:
@@ -168,30 +182,35 @@ def sign_in(settings: Settings, show: Callable[[str], None], *, open_browser: bo
             port=0,  # any free port: Google accepts any port on a loopback redirect
             open_browser=open_browser,
             authorization_prompt_message=None,  # `show` says it, in the caller's words
-            success_message=BROWSER_DONE,
+            success_message=browser_done(),
             timeout_seconds=BROWSER_WAIT_SECONDS,
             prompt="consent",  # a refresh token each time, also after `mailer logout`
             login_hint=settings.smtp_username or None,
         )
     except WSGITimeoutError:
+        minutes = BROWSER_WAIT_SECONDS // 60
         raise SignInFailed(
-            f"no answer from the browser within {BROWSER_WAIT_SECONDS // 60} minutes; "
-            f"{LOGIN_HINT} again"
+            ngettext(
+                "no answer from the browser within {minutes} minute; run `mailer login` again",
+                "no answer from the browser within {minutes} minutes; run `mailer login` again",
+                minutes,
+            ).format(minutes=minutes)
         ) from None
     except requests.RequestException as error:
-        raise SignInFailed(
-            f"{token_uri}: cannot reach Google's sign-in service ({error.__class__.__name__}); "
-            "check the network connection"
-        ) from None
+        raise _unreachable(token_uri, error) from None
     # oauthlib: access denied, a wrong state or code; Warning: other scopes than asked for
     except (OAuth2Error, Warning, ValueError) as error:
         raise SignInFailed(
-            f"Google sign-in was not completed ({_first_line(error)}); {LOGIN_HINT} again"
+            _("Google sign-in was not completed ({reason}); run `mailer login` again").format(
+                reason=_first_line(error)
+            )
         ) from None
     if not credentials.refresh_token:
         raise SignInFailed(
-            f"Google gave no refresh token; remove the app's access in the Google account and "
-            f"{LOGIN_HINT} again"
+            _(
+                "Google gave no refresh token; remove the app's access in the Google account and "
+                "run `mailer login` again"
+            )
         )
     with _lock:
         _save(settings, credentials)

@@ -19,6 +19,7 @@ import requests
 
 from mailer.config import Settings
 from mailer.errors import ConfigError, SignInFailed, SignInRequired
+from mailer.i18n import _
 from mailer.signin.token_cache import TokenCacheFile, cache_file_for
 
 __all__ = [
@@ -37,7 +38,6 @@ DEFAULT_INSTANCE = "https://login.microsoftonline.com"
 # MSAL adds openid, profile and offline_access (the refresh token) itself and refuses them here.
 DELEGATED_SCOPES = ["https://outlook.office.com/SMTP.Send"]
 APP_SCOPES = ["https://outlook.office365.com/.default"]
-LOGIN_HINT = "run `mailer login`"
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,10 @@ def _client_credential(settings: Settings) -> str | dict[str, Any]:
         path = Path(settings.smtp_oauth_certificate_file).expanduser()
         if not path.is_file():
             raise ConfigError(
-                f"smtp_oauth_certificate_file {path}: no such file; check "
-                "MAILER_SMTP_OAUTH_CERTIFICATE_FILE (a .pfx with the private key)"
+                _(
+                    "smtp_oauth_certificate_file {path}: no such file; check "
+                    "MAILER_SMTP_OAUTH_CERTIFICATE_FILE (a .pfx with the private key)"
+                ).format(path=path)
             )
         return {
             "private_key_pfx_path": str(path),
@@ -150,8 +152,12 @@ def _client(settings: Settings) -> _Client:
             found = _Client(settings, cache_file)
         except ValueError as error:  # MSAL: the tenant's OpenID configuration is not there
             raise SignInFailed(
-                f"{authority_url(settings)}: the sign-in service does not know this tenant "
-                f"({' '.join(str(error).split())[:200]}); check MAILER_SMTP_OAUTH_TENANT_ID"
+                _(
+                    "{authority}: the sign-in service does not know this tenant ({reason}); "
+                    "check MAILER_SMTP_OAUTH_TENANT_ID"
+                ).format(
+                    authority=authority_url(settings), reason=" ".join(str(error).split())[:200]
+                )
             ) from None
         _clients[key] = found
     return found
@@ -164,10 +170,11 @@ def _forget(settings: Settings) -> None:
 
 
 def _unreachable(settings: Settings, error: requests.RequestException) -> SignInFailed:
-    kind = error.__class__.__name__
     return SignInFailed(
-        f"{authority_url(settings)}: cannot reach Microsoft's sign-in service ({kind}); "
-        "check the network connection and MAILER_SMTP_OAUTH_AUTHORITY"
+        _(
+            "{authority}: cannot reach Microsoft's sign-in service ({kind}); check the network "
+            "connection and MAILER_SMTP_OAUTH_AUTHORITY"
+        ).format(authority=authority_url(settings), kind=error.__class__.__name__)
     )
 
 
@@ -181,16 +188,19 @@ def access_token(settings: Settings) -> str:
                 result = client.app.acquire_token_for_client(scopes=APP_SCOPES)
                 if "access_token" not in result:
                     raise SignInFailed(
-                        f"{authority_url(settings)}: the app's sign-in was refused "
-                        f"({_reason(result)}); check MAILER_SMTP_OAUTH_CLIENT_ID and the "
-                        "client secret or certificate"
+                        _(
+                            "{authority}: the app's sign-in was refused ({reason}); check "
+                            "MAILER_SMTP_OAUTH_CLIENT_ID and the client secret or certificate"
+                        ).format(authority=authority_url(settings), reason=_reason(result))
                     )
                 return str(result["access_token"])
             client.reload()
             accounts = client.app.get_accounts(username=settings.smtp_username or None)
             if not accounts:
                 raise SignInRequired(
-                    f"not signed in to Microsoft 365 as {settings.smtp_username}; {LOGIN_HINT}"
+                    _("not signed in to Microsoft 365 as {user}; run `mailer login`").format(
+                        user=settings.smtp_username
+                    )
                 )
             result = client.app.acquire_token_silent_with_error(DELEGATED_SCOPES, accounts[0])
             client.save()  # a refresh rotates the refresh token: keep the new one
@@ -198,10 +208,12 @@ def access_token(settings: Settings) -> str:
             raise _unreachable(settings, error) from None
         if result and "access_token" in result:
             return str(result["access_token"])
-        reason = _reason(result) if result else "no token in the cache"
+        reason = _reason(result) if result else _("no token in the cache")
         raise SignInRequired(
-            f"the Microsoft 365 sign-in of {settings.smtp_username} has expired or was revoked "
-            f"({reason}); {LOGIN_HINT}"
+            _(
+                "the Microsoft 365 sign-in of {user} has expired or was revoked ({reason}); "
+                "run `mailer login`"
+            ).format(user=settings.smtp_username, reason=reason)
         )
 
 
@@ -229,9 +241,11 @@ def _device_code_sign_in(
     flow = app.initiate_device_flow(scopes=DELEGATED_SCOPES)
     if "user_code" not in flow:
         raise SignInFailed(
-            f"{authority_url(settings)}: sign-in could not start ({_reason(flow)}); check "
-            "MAILER_SMTP_OAUTH_CLIENT_ID, MAILER_SMTP_OAUTH_TENANT_ID and that the app allows "
-            "public client flows"
+            _(
+                "{authority}: sign-in could not start ({reason}); check "
+                "MAILER_SMTP_OAUTH_CLIENT_ID, MAILER_SMTP_OAUTH_TENANT_ID and that the app "
+                "allows public client flows"
+            ).format(authority=authority_url(settings), reason=_reason(flow))
         )
     show(
         DeviceCode(
@@ -242,15 +256,25 @@ def _device_code_sign_in(
     )
     result = app.acquire_token_by_device_flow(flow)
     if "access_token" not in result:
-        raise SignInFailed(f"sign-in was not completed ({_reason(result)}); {LOGIN_HINT} again")
+        raise SignInFailed(
+            _("sign-in was not completed ({reason}); run `mailer login` again").format(
+                reason=_reason(result)
+            )
+        )
     signed_in = str((result.get("id_token_claims") or {}).get("preferred_username") or "")
     if settings.smtp_username and signed_in.lower() != settings.smtp_username.lower():
         _forget(settings)  # its in-memory cache holds the wrong account; nothing was written
-        raise SignInFailed(
-            f"you signed in as {signed_in or 'an unknown account'}, but the mailbox is "
-            f"{settings.smtp_username} (MAILER_SMTP_USERNAME); {LOGIN_HINT} again and sign in "
-            "as that mailbox"
-        )
+        if signed_in:
+            wrong = _(
+                "you signed in as {account}, but the mailbox is {mailbox} "
+                "(MAILER_SMTP_USERNAME); run `mailer login` again and sign in as that mailbox"
+            )
+        else:
+            wrong = _(
+                "you signed in with an unknown account, but the mailbox is {mailbox} "
+                "(MAILER_SMTP_USERNAME); run `mailer login` again and sign in as that mailbox"
+            )
+        raise SignInFailed(wrong.format(account=signed_in, mailbox=settings.smtp_username))
     client.save()
     return signed_in
 

@@ -39,9 +39,15 @@ def bind_loopback(port: int = 0) -> socket.socket:
         listener.close()
         if error.errno == errno.EADDRINUSE:
             raise MailerError(
-                f"port {port} is already in use; choose another with --port, or leave it out"
+                _(
+                    "port {port} is already in use; choose another with --port, or leave it out"
+                ).format(port=port)
             ) from None
-        raise MailerError(f"cannot listen on {LOOPBACK}:{port}: {error.strerror}") from None
+        raise MailerError(
+            _("cannot listen on {address}:{port}: {reason}").format(
+                address=LOOPBACK, port=port, reason=error.strerror
+            )
+        ) from None
     listener.listen(64)
     return listener
 
@@ -113,7 +119,7 @@ class ReviewServer:
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise MailerError("the review page did not start")
+                raise MailerError(_("the review page did not start"))
             time.sleep(0.01)
 
     def stop(self) -> None:
