@@ -16,7 +16,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
 
-from mailer.sending.local_server import free_port
+from mailer.sending.local_server import free_port, stop_when_settled
 from tests.smtp_servers import RecordingHandler
 
 # Exchange Online's answers to a mailbox over its limits.
@@ -125,4 +125,4 @@ def provider_server(handler: ProviderHandler, **options: Any) -> Iterator[Contro
     try:
         yield controller
     finally:
-        controller.stop()
+        stop_when_settled(controller)

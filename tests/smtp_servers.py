@@ -30,7 +30,7 @@ from mailer.letters.template_signoff import sign_off
 from mailer.outbox.queueing import queue_file
 from mailer.outbox.store import Outbox
 from mailer.review.decisions import approve, review_policy
-from mailer.sending.local_server import free_port
+from mailer.sending.local_server import free_port, stop_when_settled
 from mailer.workspace import Workspace
 from tests.conftest import intake_row, write_csv
 
@@ -186,7 +186,7 @@ def smtp_server(handler: Any, **options: Any) -> Iterator[Controller]:
     try:
         yield controller
     finally:
-        controller.stop()
+        stop_when_settled(controller)
 
 
 def xoauth2_server(certificates: Certificates, handler: XOAuth2Handler) -> Any:

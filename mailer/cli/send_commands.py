@@ -51,7 +51,7 @@ from mailer.outbox.store import Outbox, State
 from mailer.review.decisions import check_person_name
 from mailer.sending.records import resolve_unknown, retry_failed
 from mailer.sending.run import check_connections, plan_send
-from mailer.sending.smtp_client import check_security, connect, tls_context
+from mailer.sending.smtp_client import check_security, connect, hang_up, tls_context
 from mailer.signin import describe_login
 
 __all__ = ["register"]
@@ -124,8 +124,7 @@ def send(
 
 
 async def _try_login(settings: Settings) -> None:
-    client = await connect(settings)
-    await client.quit()
+    await hang_up(await connect(settings))
 
 
 def check(

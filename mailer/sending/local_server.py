@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -27,6 +28,7 @@ __all__ = [
     "StoringHandler",
     "free_port",
     "read_received",
+    "stop_when_settled",
 ]
 
 ENVELOPE_FROM = b"X-Envelope-From: "
@@ -121,13 +123,23 @@ class LocalSmtpServer:
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        stop_when_settled(self._controller)
 
     def __enter__(self) -> LocalSmtpServer:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def stop_when_settled(controller: Controller) -> None:
+    """Stop `controller` once its event loop has finished what is already under way. A session
+    that just answered QUIT has closed its connection, but the connection is only done at the
+    loop's next turn: a loop stopped before that leaves the socket open."""
+    settled = threading.Event()
+    controller.loop.call_soon_threadsafe(controller.loop.call_soon, settled.set)
+    settled.wait(timeout=5)
+    controller.stop()
 
 
 @dataclass(frozen=True)

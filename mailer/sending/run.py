@@ -58,6 +58,7 @@ from mailer.sending.smtp_client import (
     SmtpUnreachable,
     check_security,
     connect,
+    hang_up,
 )
 from mailer.sending.stop_signals import stop_signals_cancel
 
@@ -304,10 +305,8 @@ async def _close(client: aiosmtplib.SMTP) -> None:
     if _cancelled():
         client.close()
         return
-    try:
-        await client.quit()
-    except (aiosmtplib.SMTPException, OSError, asyncio.CancelledError):
-        client.close()
+    with contextlib.suppress(asyncio.CancelledError):  # `hang_up` has closed it by then
+        await hang_up(client)
 
 
 async def _connect(run: _Run) -> aiosmtplib.SMTP | SmtpError | None:

@@ -33,6 +33,7 @@ __all__ = [
     "check_security",
     "connect",
     "describe_reply",
+    "hang_up",
     "is_loopback",
     "scrub",
     "tls_context",
@@ -324,7 +325,7 @@ async def connect(settings: Settings) -> aiosmtplib.SMTP:
         await _log_in(client, settings)
     except Exception as error:  # every cause is named in `_wrap`'s one line
         if client is not None:
-            await _hang_up(client)
+            await hang_up(client)
         raise _wrap(error, where, settings) from None
     return client
 
@@ -332,21 +333,22 @@ async def connect(settings: Settings) -> aiosmtplib.SMTP:
 _CLOSE_TURNS = 100  # at most a second
 
 
-async def _hang_up(client: aiosmtplib.SMTP) -> None:
-    """End a connection that failed half-way (a refused login, say) politely if it still can,
-    and let the event loop finish closing its TLS transport before the caller moves on."""
+async def hang_up(client: aiosmtplib.SMTP) -> None:
+    """End a connection: politely (QUIT) if it still can, then wait until its socket is closed.
+
+    Under TLS the socket closes only after the close_notify exchange, a few turns of the event
+    loop after QUIT (which already drops aiosmtplib's hold on the transport, so the socket is
+    noted first); a caller that ends its event loop sooner would leak it."""
+    transport = client.transport
+    raw_socket = transport.get_extra_info("socket") if transport is not None else None
     try:
         if client.is_connected:
             await asyncio.wait_for(client.quit(), timeout=5)
     except (aiosmtplib.SMTPException, OSError, TimeoutError):
         pass
     finally:
-        transport = client.transport
-        raw_socket = transport.get_extra_info("socket") if transport is not None else None
         client.close()
-        # Under TLS the socket closes only after the close_notify exchange, a few turns of the
-        # event loop later; a caller that ends its loop sooner would leak the socket.
-        for _ in range(_CLOSE_TURNS):
-            if raw_socket is None or raw_socket.fileno() == -1:
-                break
-            await asyncio.sleep(0.01)
+    for _turn in range(_CLOSE_TURNS):
+        if raw_socket is None or raw_socket.fileno() == -1:
+            return
+        await asyncio.sleep(0.01)
