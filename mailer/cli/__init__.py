@@ -24,8 +24,11 @@ import typer  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from mailer.cli import (  # noqa: E402
+    demo_commands,
     intake_commands,
+    journal_commands,
     outbox_commands,
+    reading_commands,
     review_commands,
     send_commands,
     signin_commands,
@@ -85,8 +88,11 @@ def _options(
 for module in (
     intake_commands,
     outbox_commands,
+    reading_commands,
     review_commands,
     send_commands,
+    journal_commands,
+    demo_commands,
     signin_commands,
     template_commands,
     web_command,

@@ -1,17 +1,12 @@
-"""Commands that send and account for messages.
-
-send, check, resolve, retry, log, purge, demo and smtp-server.
+"""Commands that send messages and settle what sending left open: send, check, resolve,
+retry.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
-import threading
-from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -20,17 +15,11 @@ from mailer.cli.common import (
     Interrupted,
     MessageIdArgument,
     MessageIdsArgument,
-    OptionalMessageIdArgument,
     console,
     default_person,
-    format_day,
-    format_moment,
     open_workspace,
-    print_json,
     print_problem,
-    print_rows,
 )
-from mailer.cli.review_commands import list_messages
 from mailer.cli.send_output import (
     confirm,
     limits_line,
@@ -41,14 +30,10 @@ from mailer.cli.send_output import (
     silence_stdout,
     stop_signals_interrupt,
 )
-from mailer.clock import AMSTERDAM
 from mailer.config import Settings, SmtpAuth
 from mailer.errors import MailerError
-from mailer.i18n import _, ngettext, state_name
-from mailer.outbox.models import HistoryEntry, JournalEntry
-from mailer.outbox.purge import plan_purge, purge_planned
-from mailer.outbox.store import Outbox, State
-from mailer.review.decisions import check_person_name
+from mailer.i18n import _
+from mailer.outbox.store import State
 from mailer.sending.records import resolve_unknown, retry_failed
 from mailer.sending.run import check_connections, plan_send
 from mailer.sending.smtp_client import check_security, connect, hang_up, tls_context
@@ -258,239 +243,6 @@ def retry(
         raise typer.Exit(1)
 
 
-def log(
-    message: OptionalMessageIdArgument = None,
-    home: HomeOption = None,
-    *,
-    as_json: Annotated[bool, typer.Option("--json", help=_("Print a JSON array."))] = False,
-) -> None:
-    """Show the audit journal (see `register` for the help text)."""
-    opened = open_workspace(home)
-    message_id = opened.outbox.resolve(message) if message else None
-    entries = opened.outbox.journal(message_id)
-    if as_json:
-        print_json([entry.model_dump(mode="json") for entry in entries])
-        return
-    if not entries:
-        console.print(_("The journal is empty."), markup=False)
-        return
-    rows = [
-        [
-            format_moment(entry.at, seconds=True),
-            entry.message,
-            f"{state_name(entry.from_state or '-')} -> {state_name(entry.to_state)}",
-            entry.by,
-            _journal_note(entry),
-            entry.reply,
-        ]
-        for entry in entries
-    ]
-    headers = [_("Time"), _("Message"), _("Change"), _("By"), _("Note"), _("Reply")]
-    print_rows(headers, rows, title=_("Journal"))
-
-
-def _journal_note(entry: JournalEntry) -> str:
-    """The note in words as the page shows it; the journal itself keeps the stored note."""
-    # Imported here: the page's package loads its web libraries, which `send` does without.
-    from mailer.web.texts import note_in_words, plain
-
-    states = {state.value for state in State}
-    if entry.to_state not in states or (entry.from_state or "pending") not in states:
-        return plain(entry.note)
-    return note_in_words(
-        HistoryEntry(
-            at=entry.at,
-            from_state=State(entry.from_state) if entry.from_state else None,
-            to_state=State(entry.to_state),
-            by=entry.by,
-            note=entry.note,
-        )
-    )
-
-
-def _parse_day(text: str) -> datetime:
-    for pattern in ("%Y-%m-%d", "%d-%m-%Y"):
-        try:
-            return datetime.strptime(text.strip(), pattern).replace(tzinfo=AMSTERDAM)
-        except ValueError:
-            continue
-    print_problem(
-        _("--before: {text} is not a date; write it as YYYY-MM-DD or DD-MM-YYYY").format(
-            text=repr(text)
-        )
-    )
-    raise typer.Exit(2)
-
-
-def _confirm_purge(count: int, cutoff: datetime, yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        print_problem(
-            _("purge needs --yes when not run in a terminal (see first what it does: --dry-run)")
-        )
-        raise typer.Exit(2)
-    question = ngettext(
-        "Remove the content of {count} message finished before {day}? This cannot be undone.",
-        "Remove the content of {count} messages finished before {day}? This cannot be undone.",
-        count,
-    )
-    typer.confirm(question.format(count=count, day=format_day(cutoff)), abort=True)
-
-
-def purge(
-    home: HomeOption = None,
-    *,
-    before: Annotated[
-        str,
-        typer.Option(
-            "--before",
-            metavar=_("YYYY-MM-DD"),
-            help=_("Purge messages finished before this date (also DD-MM-YYYY)."),
-        ),
-    ],
-    by: Annotated[
-        str | None,
-        typer.Option("--by", metavar=_("NAME"), help=_("Who purges (default: your login name).")),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help=_("Say what would be purged; change nothing."))
-    ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help=_("Do not ask for confirmation."))
-    ] = False,
-) -> None:
-    """Remove the content of finished messages (see `register` for the help text)."""
-    cutoff = _parse_day(before)
-    opened = open_workspace(home)
-    person = check_person_name(by or default_person())
-    plan = plan_purge(opened.outbox, cutoff)
-    if plan.meeting_ahead:
-        console.print(
-            ngettext(
-                "{count} message finished before {day} is kept: its meeting is still to come.",
-                "{count} messages finished before {day} are kept: their meeting is still to come.",
-                len(plan.meeting_ahead),
-            ).format(count=len(plan.meeting_ahead), day=format_day(cutoff)),
-            markup=False,
-        )
-    if dry_run:
-        for message_id in plan.due:
-            console.print(_("would purge {id}").format(id=message_id), markup=False)
-        console.print(
-            ngettext(
-                "Would purge {count} message.", "Would purge {count} messages.", len(plan.due)
-            ).format(count=len(plan.due)),
-            markup=False,
-        )
-        return
-    if plan.due:
-        _confirm_purge(len(plan.due), cutoff, yes)
-    purged = purge_planned(opened.outbox, plan, person)
-    for message_id in purged:
-        console.print(_("purged {id}").format(id=message_id), markup=False)
-    console.print(
-        ngettext(
-            "{count} message finished before {day} purged; the journal keeps one line for it, "
-            "without personal data.",
-            "{count} messages finished before {day} purged; the journal keeps one line for "
-            "each, without personal data.",
-            len(purged),
-        ).format(count=len(purged), day=format_day(cutoff)),
-        markup=False,
-    )
-
-
-def _show_received(messages: list[Any]) -> None:
-    console.print(
-        ngettext(
-            "{count} message arrived at the local server:",
-            "{count} messages arrived at the local server:",
-            len(messages),
-        ).format(count=len(messages)),
-        markup=False,
-    )
-    for received in messages:
-        console.print(
-            "  "
-            + _("to {to}: {subject}").format(
-                to=", ".join(received.envelope_to), subject=received.parsed()["Subject"]
-            ),
-            markup=False,
-        )
-    if messages:
-        from mailer.letters.message import letter_parts  # see `demo`
-
-        text = letter_parts(messages[0].data).text
-        if text is not None:
-            console.print("\n" + _("The first letter as the parents read it:") + "\n", markup=False)
-            console.print(text, markup=False)
-
-
-def demo(
-    directory: Annotated[
-        Path,
-        typer.Option(
-            "--home",
-            metavar=_("FOLDER"),
-            help=_("Folder for the demo workspace (replaced each run)."),
-        ),
-    ] = Path("demo-workspace"),
-    old_name: Annotated[Path | None, typer.Option("--dir", hidden=True)] = None,
-) -> None:
-    """Run the whole flow on the examples (see `register` for the help text)."""
-    # Imported here, not at the top: other commands start without these libraries.
-    from mailer.demo import run_demo
-
-    def show_outbox(outbox: Outbox) -> None:
-        list_messages(home=outbox.directory.parent)
-
-    result = run_demo(
-        old_name or directory, lambda line: console.print(line, markup=False), show_outbox
-    )
-    _show_received(result.received)
-    if not result.report.all_well:
-        raise typer.Exit(1)
-
-
-def smtp_server(
-    store: Annotated[
-        Path,
-        typer.Option("--store", metavar=_("FOLDER"), help=_("Folder where messages are kept.")),
-    ],
-    *,
-    port: Annotated[
-        int,
-        typer.Option("--port", min=1, max=65535, metavar=_("NUMBER"), help=_("Port to listen on.")),
-    ] = 8025,
-) -> None:
-    """Run a local SMTP server (see `register` for the help text)."""
-    # Imported here, not at the top: other commands start without these libraries.
-    from mailer.sending.local_server import LocalSmtpServer
-
-    stop = threading.Event()
-    for signal_number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signal_number, lambda *_: stop.set())
-    with LocalSmtpServer(store, port=port) as server:
-        console.print(
-            _(
-                "Listening on {host}:{port}; messages are kept in {folder} and delivered to "
-                "nobody. Stop with Ctrl-C."
-            ).format(host=server.host, port=server.port, folder=store),
-            markup=False,
-        )
-        stop.wait()
-    received = server.handler.received
-    console.print(
-        ngettext(
-            "Stopped after receiving {count} message.",
-            "Stopped after receiving {count} messages.",
-            received,
-        ).format(count=received),
-        markup=False,
-    )
-
-
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `mailer` app."""
     app.command(
@@ -516,26 +268,3 @@ def register(app: typer.Typer) -> None:
             "who decided to retry. To give up on one instead: `mailer reject`."
         )
     )(retry)
-    app.command(
-        help=_("Show the audit journal: every state change, by whom, with the server's reply.")
-    )(log)
-    app.command(
-        help=_(
-            "Remove the content (letter, names, addresses, previews) of sent, failed and "
-            "rejected messages finished before DATE whose meeting has passed; the journal keeps "
-            "that they existed, without personal data. Asks first on a terminal (--yes "
-            "otherwise)."
-        )
-    )(purge)
-    app.command(
-        help=_(
-            "Run the whole flow on the bundled examples: queue, approve, send to a local server."
-        )
-    )(demo)
-    app.command(
-        "smtp-server",
-        help=_(
-            "Run a local SMTP server on 127.0.0.1 that keeps every message in a folder (no "
-            "delivery)."
-        ),
-    )(smtp_server)
