@@ -11,40 +11,24 @@ measured pace is more than 2 % off the setting.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+# The records, the `mailer` command line and the SMTP sink are the main benchmark's (this folder
+# is on the path when a script here runs).
+from benchmark import mailer, sink, write_records
 
 __all__ = ["main"]
 
 HERE = Path(__file__).resolve().parent
 REPOSITORY = HERE.parent
 TOLERANCE = 0.02
-COLUMNS = (
-    "id",
-    "child_name",
-    "group",
-    "location",
-    "meeting_date",
-    "meeting_time",
-    "parent1_name",
-    "parent1_email",
-    "professionals",
-    "language",
-)
-
-
-def mailer(*args: str) -> list[str]:
-    return [sys.executable, "-m", "mailer", *args]
 
 
 def run(argv: list[str], env: dict[str, str]) -> str:
@@ -52,52 +36,6 @@ def run(argv: list[str], env: dict[str, str]) -> str:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv[2:4])} failed: {done.stderr.strip()}")
     return done.stdout
-
-
-def write_records(path: Path, count: int) -> None:
-    """`count` one-parent families, meetings spread over the coming months."""
-    first_day = date.today() + timedelta(days=2)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        for number in range(count):
-            day = first_day + timedelta(days=number % 300)
-            writer.writerow(
-                [
-                    f"PL-{number:06d}",
-                    f"Kind {number}",
-                    "Dolfijnen",
-                    "De Speeldoos",
-                    day.isoformat(),
-                    "14:30",
-                    f"Ouder {number}",
-                    f"ouder.{number}@example.nl",
-                    "Anna",
-                    "nl",
-                ]
-            )
-
-
-@contextmanager
-def sink(env: dict[str, str]) -> Iterator[int]:
-    """The local SMTP sink (`sink.py`) in its own process; its port."""
-    from mailer.sending.local_server import free_port
-
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(HERE / "sink.py"), str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    if process.stdout.readline().strip() != "ready":
-        raise SystemExit("the SMTP sink did not start")
-    try:
-        yield port
-    finally:
-        process.terminate()
-        process.communicate(timeout=60)
 
 
 def prepared_workspace(root: Path, count: int, env: dict[str, str]) -> Path:
@@ -130,7 +68,7 @@ def measure(rate: float, seconds: float, senders: int) -> dict[str, Any]:
         env = {**os.environ, "MAILER_UI_LANGUAGE": "en"}
         env.pop("MAILER_DATABASE_URL", None)  # the workspace's own SQLite file
         folder = prepared_workspace(root, count, env)
-        with sink(env) as port:
+        with sink(env) as (port, _received):
             send_env = {
                 **env,
                 "MAILER_SMTP_HOST": "127.0.0.1",
