@@ -27,6 +27,7 @@ from mailer.sending.records import (
     CHANGED_AFTER_APPROVAL,
     NO_LONGER_APPROVED,
     TAKEN_BY_ANOTHER_SENDER,
+    TAKEN_STATES,
     sendable_problem,
 )
 
@@ -159,6 +160,4 @@ def why_not_claimed(error: OutboxError) -> str:
     """The reason to report for a claim that was refused."""
     if not isinstance(error, TransitionNotAllowed):
         return str(error)
-    # Only another sender's claim puts an approved message in `sending`; any other state means
-    # a person decided otherwise while this run waited (rejected it, sent it back to review).
-    return TAKEN_BY_ANOTHER_SENDER if error.current == State.SENDING else NO_LONGER_APPROVED
+    return TAKEN_BY_ANOTHER_SENDER if error.current in TAKEN_STATES else NO_LONGER_APPROVED

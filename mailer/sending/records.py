@@ -33,6 +33,7 @@ __all__ = [
     "MESSAGE_FILE_MISSING",
     "NO_LONGER_APPROVED",
     "TAKEN_BY_ANOTHER_SENDER",
+    "TAKEN_STATES",
     "WAITING_TO_RETRY",
     "give_back_request",
     "next_attempt_delay",
@@ -47,6 +48,9 @@ __all__ = [
 NO_LONGER_APPROVED = "no longer approved"
 WAITING_TO_RETRY = "waiting to retry after a temporary refusal"
 TAKEN_BY_ANOTHER_SENDER = "taken by another sender"
+# Only a sender moves an approved message on to these states; `pending` or `rejected` means a
+# person decided otherwise.
+TAKEN_STATES = frozenset({State.SENDING, State.SENT, State.UNKNOWN, State.FAILED})
 # Reasons that need a person (worded for people by `mailer.sending.plan.skip_reason_in_words`).
 MESSAGE_FILE_MISSING = "message file missing"
 CHANGED_AFTER_APPROVAL = "changed after approval (approve again)"
@@ -66,6 +70,8 @@ def sendable_problem(
     and they are checked against the approval's hash. Without `check_bytes` the message file is
     not read at all (a plan that the claim will check again).
     """
+    if stored.state in TAKEN_STATES:
+        return TAKEN_BY_ANOTHER_SENDER
     if stored.state != State.APPROVED or stored.approval is None:
         return NO_LONGER_APPROVED
     if check_bytes:
