@@ -96,10 +96,25 @@ def test_a_change_that_fails_half_way_leaves_no_trace(workspace: Workspace) -> N
 
 def test_a_state_change_and_its_journal_line_are_one_transaction(workspace: Workspace) -> None:
     outbox, stored = queue_one(workspace)
-    # A journal line that cannot be written (a `by` longer than its column allows on
-    # PostgreSQL; refused here for both) must take the state change with it.
-    with pytest.raises(Exception):  # noqa: B017 - the driver's own error
-        outbox.transition(stored.id, State.APPROVED, by=None)  # type: ignore[arg-type]
+    # The database itself refuses the next journal line, after the state was already changed
+    # in the same transaction: that change must go with it.
+    with outbox.engine.begin() as connection:
+        if outbox.is_sqlite:
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_journal BEFORE INSERT ON journal "
+                "BEGIN SELECT RAISE(ABORT, 'journal refused'); END"
+            )
+        else:
+            connection.exec_driver_sql(
+                "CREATE FUNCTION refuse_journal() RETURNS trigger LANGUAGE plpgsql "
+                "AS $$ BEGIN RAISE EXCEPTION 'journal refused'; END $$"
+            )
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_journal BEFORE INSERT ON journal "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_journal()"
+            )
+    with pytest.raises(Exception, match="journal refused"):
+        outbox.transition(stored.id, State.APPROVED, by="Anna")
     assert outbox.load(stored.id).state == State.PENDING
     assert len(outbox.journal(stored.id)) == 1
 

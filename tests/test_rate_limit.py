@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import func, select
 
 from mailer.outbox.pace import DAY
+from mailer.outbox.schema import send_reservations
 from mailer.outbox.store import Outbox
 from mailer.sending.rate_limit import CapReached, Reservation, SendPace, Taken
 from mailer.workspace import Workspace
@@ -113,6 +115,8 @@ def test_zero_means_no_limit_and_no_database_work(outbox: Outbox) -> None:
     assert not pace.limited
     starts(pace, *(f"gggggg{n:02d}" for n in range(50)))
     assert clock.sleeps == []
+    with outbox.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(send_reservations)).scalar() == 0
 
 
 def test_negative_rate_is_refused(outbox: Outbox) -> None:

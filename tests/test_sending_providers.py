@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -208,12 +207,14 @@ def test_a_retried_letter_is_sent_by_the_next_run(
     assert second.ids(State.SENT) == [message_id]
 
 
-class SlowAtMail(ProviderHandler):
-    """Answers MAIL FROM only after a few seconds, so that a run can be stopped before DATA."""
+class StopAtMail(ProviderHandler):
+    """At MAIL FROM, stops the run (SIGUSR1 to this process, whose run has its handler in place
+    by then) and answers only a few seconds later: the run is stopped before DATA."""
 
     async def handle_MAIL(  # noqa: N802 (aiosmtpd's hook name)
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        os.kill(os.getpid(), signal.SIGUSR1)
         await asyncio.sleep(3)
         reply: str = await super().handle_MAIL(server, session, envelope, address, options)
         return reply
@@ -223,8 +224,7 @@ def test_a_run_stopped_before_the_handover_leaves_no_hold_on_the_letter(
     workspace: Workspace, outbox: Outbox, provider: Any
 ) -> None:
     (message_id,) = approved_outbox(workspace, 1)
-    settings = provider(SlowAtMail())
-    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+    settings = provider(StopAtMail())
     with pytest.raises(SendInterrupted):
         send_approved(
             outbox, settings, clock=FakeClock(time.time()), stop_signals=(signal.SIGUSR1,)

@@ -37,9 +37,6 @@ def english(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
 
 
-# Certificates, logins and refusals behave the same on both event loops.
-
-
 def settings_for(port: int, **values: Any) -> Settings:
     base: dict[str, Any] = {
         "smtp_host": "127.0.0.1",
