@@ -61,6 +61,13 @@ def write_csv(
 
 
 @pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that read the English wording (Dutch is the default): a module asks for it with
+    `pytestmark = pytest.mark.usefixtures("english")`."""
+    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+
+
+@pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     """A fresh workspace made by `mailer init` in a temporary folder."""
     created, _ = init_workspace(tmp_path / "ws")

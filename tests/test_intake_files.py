@@ -15,10 +15,8 @@ from mailer.intake import files
 from mailer.intake.files import read_intake_file
 from tests.conftest import future_date, intake_row, write_csv
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+# These tests read the English wording (Dutch is the default).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def records_of(path: Path, **options: str) -> list[str]:

@@ -21,11 +21,8 @@ from mailer.letters.message import (
 )
 from mailer.letters.rendering import RenderedLetter
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the English wording (Dutch is the default)."""
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+# These tests read the English wording (Dutch is the default).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 LETTER = RenderedLetter(

@@ -30,14 +30,7 @@ from mailer.workspace import Workspace
 from tests.conftest import intake_row, open_outbox
 from tests.tampering import damage_metadata, replace_message_keeping_approval
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the English wording (Dutch is the default)."""
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
-
-
-pytestmark = pytest.mark.usefixtures("outbox_engine")
+pytestmark = pytest.mark.usefixtures("outbox_engine", "english")
 
 
 def queue_one(workspace: Workspace, **overrides: str) -> tuple[Outbox, StoredMessage]:

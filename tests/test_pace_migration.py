@@ -17,11 +17,8 @@ from mailer.workspace import Workspace
 from tests.conftest import open_outbox, prepare_postgres_outbox
 from tests.smtp_servers import approved_outbox
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the English wording (Dutch is the default)."""
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+# These tests read the English wording (Dutch is the default).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def downgrade_to_first_schema(url: str, outbox_dir: Path) -> None:

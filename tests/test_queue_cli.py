@@ -21,9 +21,8 @@ from tests.test_cli import listed, queue_rows
 Run = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+# These tests read the English wording (Dutch is the default).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def queue(run_cli: Run, path: Path, *options: str) -> tuple[int, str, str]:

@@ -14,9 +14,8 @@ from tests.conftest import intake_row
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=AMSTERDAM)
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+# These tests read the English wording (Dutch is the default).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def validate(**overrides: str) -> IntakeRecord:

@@ -27,14 +27,7 @@ from tests.conftest import open_outbox
 from tests.smtp_servers import RecordingHandler, approved_outbox
 from tests.test_sending import serve  # noqa: F401  (fixture)
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the English wording (Dutch is the default)."""
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
-
-
-pytestmark = pytest.mark.usefixtures("outbox_engine")
+pytestmark = pytest.mark.usefixtures("outbox_engine", "english")
 
 # A sender that claims a message (as it does right before DATA) and dies on the spot (no
 # `finally`, no exit handlers): what SIGKILL or a crash leaves behind.

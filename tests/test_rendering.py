@@ -10,11 +10,8 @@ from mailer.errors import TemplateProblem
 from mailer.letters.rendering import LetterRenderer, find_placeholders
 from mailer.letters.template_signoff import template_version
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the problems' wording in English (the texts in the code)."""
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+# These tests read the English wording (Dutch is the default).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def make_templates(

@@ -19,11 +19,8 @@ from mailer.review.decisions import ReviewPolicy, approve
 from mailer.workspace import Workspace
 from tests.conftest import intake_row, write_csv
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the English wording (Dutch is the default)."""
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+# These tests read the English wording (Dutch is the default).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 POLICY = ReviewPolicy(signed_template_versions=None)

@@ -18,10 +18,8 @@ from tests.test_outbox import queue_one
 OPEN = ReviewPolicy()
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the English wording of the refusals."""
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+# These tests read the English wording (Dutch is the default).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture

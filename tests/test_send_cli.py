@@ -33,10 +33,8 @@ from tests.tampering import overwrite_stored_bytes
 Run = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the English wording."""
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+# These tests read the English wording (Dutch is the default).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def point_at(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:

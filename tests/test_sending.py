@@ -33,10 +33,8 @@ from tests.tampering import change_metadata, overwrite_stored_bytes
 TWO_PARENTS = [["sanne@example.nl", "mark@example.nl"]]
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the report's English wording (Dutch is the default)."""
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+# These tests read the English wording (Dutch is the default).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture

@@ -26,11 +26,8 @@ from mailer.workspace import Workspace
 from tests.conftest import open_outbox
 from tests.smtp_servers import RecordingHandler, approved_outbox, smtp_env, smtp_server
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the English wording (Dutch is the default)."""
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+# These tests read the English wording (Dutch is the default).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 REPOSITORY = Path(__file__).resolve().parent.parent

@@ -29,11 +29,8 @@ from tests.provider_servers import (
 )
 from tests.smtp_servers import PASSWORD, USER, approved_outbox, smtp_env
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the English wording."""
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
+# These tests read the English wording (Dutch is the default).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture

@@ -24,12 +24,6 @@ from tests.conftest import intake_row, write_csv
 Run = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """For the tests that read the English wording (Dutch is the default)."""
-    monkeypatch.setenv("MAILER_UI_LANGUAGE", "en")
-
-
 def _edit(workspace: Workspace, name: str, old: str, new: str) -> None:
     path = workspace.templates_dir / name
     source = path.read_text(encoding="utf-8")
